@@ -1,0 +1,84 @@
+import { resolve } from 'node:path'
+import { MAX_CHUNK_SIZE_BYTES, MIN_CHUNK_SIZE_BYTES } from '../../content/index.ts'
+import { initVendorDir, openVendorDir, vendorPublish } from '../../vendor/index.ts'
+import { EXIT_OK, byteSizeOption, integerOption, optionalString, requiredString } from '../command.ts'
+import { formatBytes } from '../release-view.ts'
+import type { Command, CommandGroup } from '../command.ts'
+
+const initCommand: Command = {
+  kind: 'command',
+  name: 'init',
+  summary: 'Create a vendor: an Ed25519 signing key pair in a directory; prints the public key.',
+  description: 'Machine owners put the printed public key in their node config to trust this vendor\'s releases.\nThe private key is written with mode 0600 and never overwritten.',
+  options: {
+    dir: { type: 'string', valueName: 'DIR', description: 'vendor directory to create', required: true },
+    json: { type: 'boolean', description: 'print {"dir", "publicKey"} as JSON' }
+  },
+  async run (args, io) {
+    const vendor = await initVendorDir(resolve(requiredString(args, 'dir')))
+    if (args.values.json === true) {
+      io.stdout.write(`${JSON.stringify({ dir: vendor.dir, publicKey: vendor.publicKeyText })}\n`)
+    } else {
+      io.stdout.write(`${vendor.publicKeyText}\n`)
+    }
+    return EXIT_OK
+  }
+}
+
+const publishCommand: Command = {
+  kind: 'command',
+  name: 'publish',
+  summary: 'Pack, chunk and sign a release of a directory, with its test and rollout plan.',
+  description: 'Writes OUT/manifest.cbor (the signed manifest) and OUT/chunks/ (the artifact\'s chunks).\nThe sequence is one more than the last release of the app published from this vendor directory.',
+  options: {
+    vendor: { type: 'string', valueName: 'DIR', description: 'vendor directory (from `vendor init`)', required: true },
+    app: { type: 'string', valueName: 'NAME', description: 'application name', required: true },
+    version: { type: 'string', valueName: 'SEMVER', description: 'version, e.g. 1.4.2', required: true },
+    artifact: { type: 'string', valueName: 'DIR', description: 'directory to ship', required: true },
+    plan: { type: 'string', valueName: 'PLAN.json', description: 'rollout plan', required: true },
+    out: { type: 'string', valueName: 'DIR', description: 'release directory to write (must not exist or be empty)', required: true },
+    test: { type: 'string', valueName: 'PATH', description: 'test program inside the artifact (default: mirage-test)' },
+    'test-timeout': { type: 'string', valueName: 'SECONDS', description: 'test timeout (default: 300)' },
+    sequence: { type: 'string', valueName: 'N', description: 'explicit sequence; must be above every earlier one' },
+    'chunk-size': { type: 'string', valueName: 'SIZE', description: 'chunk size, e.g. 1MiB (default), 64KiB .. 16MiB' },
+    'lifetime-days': { type: 'string', valueName: 'DAYS', description: 'days until the release expires (default: 30)' },
+    json: { type: 'boolean', description: 'print {"id", "app", "version", "sequence", "size", "chunks"} as JSON' }
+  },
+  async run (args, io) {
+    const path = 'vendor publish'
+    const testTimeout = integerOption(args, 'test-timeout', path, 1, 86_400)
+    const lifetimeDays = integerOption(args, 'lifetime-days', path, 1, 366)
+    const sequence = integerOption(args, 'sequence', path, 1, Number.MAX_SAFE_INTEGER)
+    const chunkSize = byteSizeOption(args, 'chunk-size', path, MIN_CHUNK_SIZE_BYTES, MAX_CHUNK_SIZE_BYTES)
+    const vendor = await openVendorDir(resolve(requiredString(args, 'vendor')))
+    const release = await vendorPublish({
+      vendor,
+      app: requiredString(args, 'app'),
+      version: requiredString(args, 'version'),
+      artifactDir: resolve(requiredString(args, 'artifact')),
+      planPath: resolve(requiredString(args, 'plan')),
+      outDir: resolve(requiredString(args, 'out')),
+      testCommand: [optionalString(args, 'test') ?? 'mirage-test'],
+      testTimeoutMs: testTimeout === undefined ? undefined : testTimeout * 1000,
+      sequence,
+      chunkSize,
+      lifetimeMs: lifetimeDays === undefined ? undefined : lifetimeDays * 86_400_000,
+      signal: io.signal
+    })
+    const { manifest } = release
+    if (args.values.json === true) {
+      io.stdout.write(`${JSON.stringify({ id: release.id, app: manifest.app, version: manifest.version, sequence: manifest.sequence, size: manifest.artifact.size, chunks: manifest.artifact.chunks.length })}\n`)
+    } else {
+      io.stdout.write(`published ${manifest.app} ${manifest.version} (sequence ${manifest.sequence}) as ${release.id}\n` +
+        `  ${formatBytes(manifest.artifact.size)} in ${manifest.artifact.chunks.length} chunks, written to ${resolve(requiredString(args, 'out'))}\n`)
+    }
+    return EXIT_OK
+  }
+}
+
+export const vendorCommands: CommandGroup = {
+  kind: 'group',
+  name: 'vendor',
+  summary: 'Vendor commands: keys and publishing releases.',
+  commands: [initCommand, publishCommand]
+}

@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto'
+import { constants } from 'node:fs'
+import { access, mkdir, open, readdir, rename, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { logger } from '@libp2p/logger'
+import { DEFAULT_CHUNK_SIZE_BYTES, MAX_ARTIFACT_CHUNKS, artifactRoot, chunkStream, openChunkStore, packDirectory, sha256 } from '../content/index.ts'
+import { DEFAULT_RELEASE_LIFETIME_MS, MANIFEST_FORMAT } from './constants.ts'
+import { PublishError } from './errors.ts'
+import { chunksPath, manifestPath } from './release-dir.ts'
+import { checkTestCommand } from './release-manifest.ts'
+import { signRelease } from './signed-release.ts'
+import type { ReleaseTest } from './release-manifest.ts'
+import type { RolloutPlan } from './rollout-plan.ts'
+import type { VerifiedRelease } from './signed-release.ts'
+import type { Ed25519PrivateKey } from '@libp2p/interface'
+
+const log = logger('mirage:release:publish')
+
+/**
+ * Chunk writes in flight while the next chunks are packed and hashed: the
+ * fsync of one chunk overlaps the hashing of the next. Four keeps memory at
+ * a few chunks while hiding fsync latency on a slow disk.
+ */
+const MAX_WRITES_IN_FLIGHT = 4
+
+export interface PublishInit {
+  app: string
+  version: string
+  sequence: number
+  /** The directory to ship; packed into a deterministic archive. */
+  artifactDir: string
+  test: ReleaseTest
+  plan: RolloutPlan
+  key: Ed25519PrivateKey
+  /** Where the release is written; must not exist or be empty. */
+  outDir: string
+  chunkSize?: number
+  /** Defaults to now. */
+  createdAt?: number
+  /** Defaults to createdAt + DEFAULT_RELEASE_LIFETIME_MS. */
+  expiresAt?: number
+  /** Aborts between chunks; what was written stays, without a manifest. */
+  signal?: AbortSignal
+  onProgress?: (event: PublishProgress) => void
+}
+
+export type PublishProgress =
+  | { type: 'chunk-written', index: number, bytes: number, totalBytes: number }
+  | { type: 'signed', id: string }
+
+/**
+ * Packs, chunks, hashes and signs a release, writing its chunks and signed
+ * manifest into `outDir`. The manifest is written last and atomically: a
+ * directory without one is an unfinished publish, never a valid release.
+ */
+export async function publishRelease (init: PublishInit): Promise<VerifiedRelease> {
+  await checkArtifactDir(init.artifactDir, init.test)
+  await prepareOutDir(init.outDir)
+  const chunkSize = init.chunkSize ?? DEFAULT_CHUNK_SIZE_BYTES
+  const store = await openChunkStore(chunksPath(init.outDir))
+
+  const digests: Uint8Array[] = []
+  let size = 0
+  const inFlight = new Set<Promise<void>>()
+  for await (const chunk of chunkStream(packDirectory(init.artifactDir), chunkSize)) {
+    init.signal?.throwIfAborted()
+    if (digests.length >= MAX_ARTIFACT_CHUNKS) {
+      throw new PublishError('too-large', `the artifact needs more than ${MAX_ARTIFACT_CHUNKS} chunks of ${chunkSize} bytes; use a larger --chunk-size`)
+    }
+    const digest = sha256(chunk)
+    const index = digests.length
+    digests.push(digest)
+    size += chunk.byteLength
+    const totalBytes = size
+    const write: Promise<void> = store.put(digest, chunk).then(() => {
+      inFlight.delete(write)
+      init.onProgress?.({ type: 'chunk-written', index, bytes: chunk.byteLength, totalBytes })
+    })
+    inFlight.add(write)
+    if (inFlight.size >= MAX_WRITES_IN_FLIGHT) await Promise.race(inFlight)
+  }
+  await Promise.all(inFlight)
+
+  const layout = { size, chunkSize, chunks: digests }
+  const createdAt = init.createdAt ?? Date.now()
+  const release = await signRelease({
+    format: MANIFEST_FORMAT,
+    app: init.app,
+    version: init.version,
+    sequence: init.sequence,
+    createdAt,
+    expiresAt: init.expiresAt ?? createdAt + DEFAULT_RELEASE_LIFETIME_MS,
+    artifact: { ...layout, root: artifactRoot(layout) },
+    test: init.test,
+    plan: init.plan
+  }, init.key)
+  await writeFileAtomically(manifestPath(init.outDir), release.bytes)
+  init.onProgress?.({ type: 'signed', id: release.id })
+  log('published %s %s (%d bytes, %d chunks) as %s', init.app, init.version, size, digests.length, release.id)
+  return release
+}
+
+async function checkArtifactDir (dir: string, test: ReleaseTest): Promise<void> {
+  const info = await stat(dir).catch((err: unknown) => {
+    throw new PublishError('artifact', `artifact directory ${dir} cannot be read: ${(err as Error).message}`, { cause: err })
+  })
+  if (!info.isDirectory()) throw new PublishError('artifact', `artifact ${dir} is not a directory`)
+  const program = test.command[0] ?? ''
+  try {
+    checkTestCommand(program)
+  } catch (err) {
+    throw new PublishError('test-command', (err as Error).message, { cause: err })
+  }
+  const programPath = join(dir, program)
+  const programInfo = await stat(programPath).catch(() => undefined)
+  if (programInfo?.isFile() !== true) {
+    throw new PublishError('test-command', `the test program "${program}" is not a file in the artifact ${dir}`)
+  }
+  await access(programPath, constants.X_OK).catch((err: unknown) => {
+    throw new PublishError('test-command', `the test program "${program}" is not executable (chmod +x it)`, { cause: err })
+  })
+}
+
+async function prepareOutDir (dir: string): Promise<void> {
+  const entries = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return []
+    throw err
+  })
+  if (entries.length > 0) {
+    throw new PublishError('output-exists', `output directory ${dir} is not empty; refusing to mix two releases`)
+  }
+  await mkdir(dir, { recursive: true })
+}
+
+async function writeFileAtomically (path: string, bytes: Uint8Array): Promise<void> {
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`
+  const handle = await open(temp, 'wx', 0o644)
+  try {
+    await handle.writeFile(bytes)
+    await handle.sync()
+  } finally {
+    await handle.close()
+  }
+  await rename(temp, path)
+}

@@ -1,0 +1,136 @@
+import { CID } from 'multiformats/cid'
+import * as semver from 'semver'
+import { z } from 'zod'
+import { MAX_ARTIFACT_CHUNKS, artifactRoot, checkLayout } from '../content/index.ts'
+import { APP_NAME_PATTERN, CanonicalEncodingError, decodeCanonical, encodeCanonical } from '../trust/index.ts'
+import {
+  MANIFEST_FORMAT, MAX_MANIFEST_BYTES, MAX_RELEASE_LIFETIME_MS, MAX_TEST_ARG_LENGTH,
+  MAX_TEST_ARGS, MAX_TEST_TIMEOUT_MS, MAX_VERSION_LENGTH, MIN_TEST_TIMEOUT_MS
+} from './constants.ts'
+import { ManifestInvalidError, PlanInvalidError } from './errors.ts'
+import { validatePlan } from './rollout-plan.ts'
+import { firstIssue } from './schema-issues.ts'
+import type { RolloutPlan } from './rollout-plan.ts'
+
+/** The artifact: a deterministic archive cut into fixed-size chunks. */
+export interface ArtifactDescriptor {
+  /** Archive size in bytes. */
+  size: number
+  /** Every chunk is this long but the last. */
+  chunkSize: number
+  /** SHA-256 of each chunk, in order: every chunk is checked against it before it is stored or served. */
+  chunks: Uint8Array[]
+  /** Names the whole artifact: derived from size, chunk size and the digests (see content's `artifactRoot`). */
+  root: CID
+}
+
+/** The test a machine runs on the staged upgrade (Mirage §3: test on the user machine). */
+export interface ReleaseTest {
+  /** argv; the first element is a path relative to the artifact root. */
+  command: string[]
+  timeoutMs: number
+}
+
+/** A release, as the vendor signs it. */
+export interface ReleaseManifest {
+  format: typeof MANIFEST_FORMAT
+  app: string
+  /** Semver, in its canonical form. */
+  version: string
+  /** Grows with every release of the app; a machine refuses one not above what it runs (rollback). */
+  sequence: number
+  /** Milliseconds since the epoch. */
+  createdAt: number
+  /** After this, the release is refused (freeze). */
+  expiresAt: number
+  artifact: ArtifactDescriptor
+  test: ReleaseTest
+  plan: RolloutPlan
+}
+
+const safeCount = (what: string) => z.int(`${what} must be an integer`).min(0, `${what} must not be negative`)
+const testArg = z.string().min(1, 'a test argument must not be empty').max(MAX_TEST_ARG_LENGTH, `a test argument must be at most ${MAX_TEST_ARG_LENGTH} characters`)
+  .refine(arg => !arg.includes('\0'), 'a test argument must not contain NUL')
+
+const manifestSchema = z.strictObject({
+  format: z.literal(MANIFEST_FORMAT, `format must be ${MANIFEST_FORMAT}; this build reads no other`),
+  app: z.string().regex(APP_NAME_PATTERN, 'app must be 1-64 lowercase letters, digits, ".", "_" or "-"'),
+  version: z.string().max(MAX_VERSION_LENGTH),
+  sequence: safeCount('sequence').min(1, 'sequence must be at least 1'),
+  createdAt: safeCount('createdAt'),
+  expiresAt: safeCount('expiresAt'),
+  artifact: z.strictObject({
+    size: safeCount('size').min(1, 'an artifact is never empty'),
+    chunkSize: safeCount('chunkSize'),
+    chunks: z.array(z.instanceof(Uint8Array, { message: 'a chunk digest must be bytes' })).max(MAX_ARTIFACT_CHUNKS, `an artifact has at most ${MAX_ARTIFACT_CHUNKS} chunks`),
+    root: z.custom<CID>(value => CID.asCID(value) !== null, 'root must be a CID')
+  }),
+  test: z.strictObject({
+    command: z.array(testArg).min(1, 'the test command must not be empty').max(MAX_TEST_ARGS),
+    timeoutMs: z.int('timeoutMs must be an integer').min(MIN_TEST_TIMEOUT_MS, `timeoutMs must be at least ${MIN_TEST_TIMEOUT_MS}`).max(MAX_TEST_TIMEOUT_MS, `timeoutMs must be at most ${MAX_TEST_TIMEOUT_MS}`)
+  }),
+  plan: z.unknown()
+})
+
+/** Validates a manifest value: the schema, then every rule that ties fields together. */
+export function validateManifest (value: unknown): ReleaseManifest {
+  const parsed = manifestSchema.safeParse(value)
+  if (!parsed.success) {
+    const { path, message } = firstIssue(parsed.error)
+    throw new ManifestInvalidError(path === 'format' ? 'format' : 'schema', path, message)
+  }
+  const m = parsed.data
+  if (semver.valid(m.version) !== m.version) {
+    throw new ManifestInvalidError('version', 'version', `"${m.version}" is not a semantic version in canonical form (e.g. 1.4.2)`)
+  }
+  if (m.expiresAt <= m.createdAt) {
+    throw new ManifestInvalidError('times', 'expiresAt', 'the release expires before it was created')
+  }
+  if (m.expiresAt - m.createdAt > MAX_RELEASE_LIFETIME_MS) {
+    throw new ManifestInvalidError('times', 'expiresAt', `a release may live at most ${MAX_RELEASE_LIFETIME_MS / 86_400_000} days`)
+  }
+  checkTestCommand(m.test.command[0] as string)
+  const layout = { size: m.artifact.size, chunkSize: m.artifact.chunkSize, chunks: m.artifact.chunks }
+  try {
+    checkLayout(layout)
+  } catch (err) {
+    throw new ManifestInvalidError('layout', 'artifact', (err as Error).message, { cause: err })
+  }
+  if (!artifactRoot(layout).equals(m.artifact.root)) {
+    throw new ManifestInvalidError('root-mismatch', 'artifact.root', 'the root does not match the chunk digests')
+  }
+  let plan: RolloutPlan
+  try {
+    plan = validatePlan(m.plan)
+  } catch (err) {
+    if (!(err instanceof PlanInvalidError)) throw err
+    throw new ManifestInvalidError('plan', err.path === '' ? 'plan' : `plan.${err.path}`, err.detail, { cause: err })
+  }
+  return { ...m, artifact: { ...m.artifact, root: CID.asCID(m.artifact.root) as CID }, plan }
+}
+
+/** The test program must live inside the artifact: a plain relative path. */
+export function checkTestCommand (program: string): void {
+  const parts = program.split('/')
+  if (program.startsWith('/') || parts.some(part => part === '..' || part === '')) {
+    throw new ManifestInvalidError('test', 'test.command[0]', `"${program}" must be a relative path inside the artifact, without ".." or empty parts`)
+  }
+}
+
+export function encodeManifest (manifest: ReleaseManifest): Uint8Array {
+  // Never sign something this build would refuse to read.
+  const valid = validateManifest(manifest)
+  return encodeCanonical(valid)
+}
+
+/** Decodes a manifest payload: bounded, canonical, and validated. Throws ManifestInvalidError. */
+export function decodeManifest (bytes: Uint8Array): ReleaseManifest {
+  let value: unknown
+  try {
+    value = decodeCanonical(bytes, MAX_MANIFEST_BYTES, 'manifest')
+  } catch (err) {
+    if (!(err instanceof CanonicalEncodingError)) throw err
+    throw new ManifestInvalidError('encoding', '', err.message, { cause: err })
+  }
+  return validateManifest(value)
+}

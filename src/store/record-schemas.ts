@@ -1,0 +1,137 @@
+/**
+ * Schemas of the records the node persists, one per sublevel, and the key
+ * each record is stored under. Every value is checked against its schema on
+ * write and on read (record-codec.ts).
+ *
+ * Changing a schema here changes what is on disk: bump
+ * CURRENT_SCHEMA_VERSION and add a migration (migrations.ts) that rewrites
+ * older records, or existing nodes will refuse their own data.
+ */
+import { z } from 'zod'
+import { MAX_ENVELOPE_BYTES, MAX_ID_LENGTH, MAX_VERSION_LENGTH } from './constants.ts'
+
+/**
+ * An id that becomes part of a key (release, cluster, peer, report id and
+ * app name). '/' is the key separator, so it is refused inside a part: that
+ * keeps composite keys unambiguous and prefix scans exact (the members of
+ * app `a` in cluster `b` never include app `a/b`).
+ */
+const keyPart = z.string()
+  .min(1)
+  .max(MAX_ID_LENGTH)
+  .refine((s) => !s.includes('/'), { message: "must not contain '/'" })
+  .refine((s) => s.isWellFormed(), { message: 'must be well-formed UTF-16' })
+
+/** Milliseconds since the Unix epoch, or a sequence: a non-negative safe integer. */
+const nonNegativeInt = z.int().nonnegative()
+
+/**
+ * Signed bytes kept exactly as received, so the signature can be checked
+ * again. `z.custom` rather than `z.instanceof(Uint8Array)`: the latter types
+ * the field as `Uint8Array<ArrayBuffer>` (TS 5.9), which refuses the
+ * `Uint8Array<ArrayBufferLike>` that decoders and Buffers hand out.
+ */
+const envelope = z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: 'must be a Uint8Array' }).refine((b) => b.byteLength <= MAX_ENVELOPE_BYTES, {
+  message: `must be at most ${MAX_ENVELOPE_BYTES} bytes`
+})
+
+/**
+ * A release the node has seen and verified: the vendor-signed manifest bytes
+ * as received, plus the fields the node indexes on. Keyed by `releaseId`.
+ */
+export const releaseRecordSchema = z.strictObject({
+  /** Content id of the release (the manifest's CID). */
+  releaseId: keyPart,
+  /** Application the release upgrades. */
+  app: keyPart,
+  /** The vendor's monotonic sequence for the app (rollback protection). */
+  sequence: nonNegativeInt,
+  /** The signed manifest bytes as received. */
+  envelope,
+  /** When this node first received it, ms since epoch. */
+  receivedAt: nonNegativeInt
+})
+export type ReleaseRecord = z.infer<typeof releaseRecordSchema>
+
+/**
+ * A signed test outcome a representative gossiped for a release in its
+ * cluster (Mirage's staged deployment: representatives test first and
+ * report, followers count their outcomes). Keyed by
+ * `outcomeKey(record)`, so all outcomes of a release, or of a release in one
+ * cluster, are one prefix scan.
+ */
+export const outcomeRecordSchema = z.strictObject({
+  releaseId: keyPart,
+  clusterId: keyPart,
+  /** Peer id of the reporting representative (the envelope's signer). */
+  peerId: keyPart,
+  /** The signed outcome bytes as received. */
+  envelope,
+  receivedAt: nonNegativeInt
+})
+export type OutcomeRecord = z.infer<typeof outcomeRecordSchema>
+
+/**
+ * A cluster member seen announcing itself for an app. Keyed by
+ * `membershipKey(record)`: the members of one cluster of an app are one
+ * prefix scan, which is what representative election ranks. A peer whose
+ * environment changed appears under both clusters until pruned by `seenAt`.
+ */
+export const membershipRecordSchema = z.strictObject({
+  app: keyPart,
+  clusterId: keyPart,
+  peerId: keyPart,
+  /** Last time the announcement was seen, ms since epoch. */
+  seenAt: nonNegativeInt
+})
+export type MembershipRecord = z.infer<typeof membershipRecordSchema>
+
+/** States of the per-app install state machine (src/install drives it). */
+export const INSTALL_STATES = ['idle', 'downloading', 'testing', 'installing', 'installed', 'failed', 'rolled-back'] as const
+export type InstallState = typeof INSTALL_STATES[number]
+
+/**
+ * Where this machine stands with an app: the state machine's current state
+ * and the release it concerns. Keyed by `app`. Persisted on every
+ * transition so a restarted node resumes (or rolls back) instead of guessing.
+ */
+export const installRecordSchema = z.strictObject({
+  app: keyPart,
+  state: z.enum(INSTALL_STATES),
+  /** Release being (or last) installed; absent while idle with nothing installed. */
+  releaseId: keyPart.optional(),
+  /** Version string of that release, for display. */
+  version: z.string().min(1).max(MAX_VERSION_LENGTH).optional(),
+  /** Sequence of that release, compared with new releases (rollback protection). */
+  sequence: nonNegativeInt.optional(),
+  /** Release that was installed before, the target of a rollback. */
+  previousReleaseId: keyPart.optional(),
+  updatedAt: nonNegativeInt
+})
+export type InstallRecord = z.infer<typeof installRecordSchema>
+
+/**
+ * A problem report built after a failed test or install (Mirage's integrated problem
+ * reporting),
+ * kept until the vendor has it. Keyed by `reportId`.
+ */
+export const reportRecordSchema = z.strictObject({
+  reportId: keyPart,
+  releaseId: keyPart,
+  /** The signed (and encrypted-to-the-vendor) report bytes. */
+  envelope,
+  createdAt: nonNegativeInt,
+  /** Whether delivery to the vendor was confirmed. */
+  delivered: z.boolean()
+})
+export type ReportRecord = z.infer<typeof reportRecordSchema>
+
+/** Key of an outcome record: `${releaseId}/${clusterId}/${peerId}`. */
+export function outcomeKey (r: Pick<OutcomeRecord, 'releaseId' | 'clusterId' | 'peerId'>): string {
+  return `${r.releaseId}/${r.clusterId}/${r.peerId}`
+}
+
+/** Key of a membership record: `${app}/${clusterId}/${peerId}`. */
+export function membershipKey (r: Pick<MembershipRecord, 'app' | 'clusterId' | 'peerId'>): string {
+  return `${r.app}/${r.clusterId}/${r.peerId}`
+}
