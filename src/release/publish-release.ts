@@ -3,7 +3,7 @@ import { constants } from 'node:fs'
 import { access, mkdir, open, readdir, rename, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
-import { DEFAULT_CHUNK_SIZE_BYTES, MAX_ARTIFACT_CHUNKS, artifactRoot, chunkStream, openChunkStore, packDirectory, sha256 } from '../content/index.ts'
+import { DEFAULT_CHUNK_SIZE_BYTES, MAX_ARTIFACT_CHUNKS, artifactRoot, chunkStream, openChunkStore, packDirectory } from '../content/index.ts'
 import { DEFAULT_RELEASE_LIFETIME_MS, MANIFEST_FORMAT } from './constants.ts'
 import { PublishError } from './errors.ts'
 import { chunksPath, manifestPath } from './release-dir.ts'
@@ -60,22 +60,25 @@ export async function publishRelease (init: PublishInit): Promise<VerifiedReleas
   const store = await openChunkStore(chunksPath(init.outDir))
 
   const digests: Uint8Array[] = []
+  let count = 0
   let size = 0
   const inFlight = new Set<Promise<void>>()
   for await (const chunk of chunkStream(packDirectory(init.artifactDir), chunkSize)) {
     init.signal?.throwIfAborted()
-    if (digests.length >= MAX_ARTIFACT_CHUNKS) {
+    if (count >= MAX_ARTIFACT_CHUNKS) {
       throw new PublishError('too-large', `the artifact needs more than ${MAX_ARTIFACT_CHUNKS} chunks of ${chunkSize} bytes; use a larger --chunk-size`)
     }
-    const digest = sha256(chunk)
-    const index = digests.length
-    digests.push(digest)
+    const index = count++
     size += chunk.byteLength
     const totalBytes = size
-    const write: Promise<void> = store.put(digest, chunk).then(() => {
+    // `add` hashes once and writes; its digest is known before the first await.
+    const write: Promise<void> = store.add(chunk).then((digest) => {
+      digests[index] = digest
       inFlight.delete(write)
       init.onProgress?.({ type: 'chunk-written', index, bytes: chunk.byteLength, totalBytes })
     })
+    // Failures surface through the race or Promise.all below; this keeps a second failure from going unhandled.
+    write.catch(() => {})
     inFlight.add(write)
     if (inFlight.size >= MAX_WRITES_IN_FLIGHT) await Promise.race(inFlight)
   }
@@ -96,7 +99,7 @@ export async function publishRelease (init: PublishInit): Promise<VerifiedReleas
   }, init.key)
   await writeFileAtomically(manifestPath(init.outDir), release.bytes)
   init.onProgress?.({ type: 'signed', id: release.id })
-  log('published %s %s (%d bytes, %d chunks) as %s', init.app, init.version, size, digests.length, release.id)
+  log('published %s %s (%d bytes, %d chunks) as %s', init.app, init.version, size, count, release.id)
   return release
 }
 

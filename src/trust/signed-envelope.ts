@@ -1,5 +1,5 @@
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
-import { decodeCanonical, encodeCanonical } from './canonical-cbor.ts'
+import { bytesEqual, decodeCanonical, encodeCanonical } from './canonical-cbor.ts'
 import { MAX_ENVELOPE_BYTES, SIGNATURE_CONTEXT } from './constants.ts'
 import { CanonicalEncodingError, SignatureError } from './errors.ts'
 import { publicKeyFromBytes } from './keys.ts'
@@ -60,6 +60,10 @@ export async function openEnvelope (bytes: Uint8Array, domain: SignatureDomain):
     signer = publicKeyFromBytes(fields.k)
   } catch (err) {
     throw new SignatureError('malformed', `signed ${domain}: the signer key is not an Ed25519 public key`, { cause: err })
+  }
+  // The protobuf decoder is lenient (tags, extra fields); one key must have one encoding.
+  if (!bytesEqual(publicKeyToProtobuf(signer), fields.k)) {
+    throw new SignatureError('non-canonical', `signed ${domain}: the signer key is not in canonical form`)
   }
   if (fields.s.byteLength !== ED25519_SIGNATURE_BYTES) {
     throw new SignatureError('malformed', `signed ${domain}: the signature is ${fields.s.byteLength} bytes, not ${ED25519_SIGNATURE_BYTES}`)

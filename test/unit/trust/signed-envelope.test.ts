@@ -94,3 +94,20 @@ describe('canonical CBOR', () => {
     expect(() => decodeCanonical(new Uint8Array([0x18, 0x01]), 100, 'int')).toThrow()
   })
 })
+
+describe('signer key encoding', () => {
+  it('refuses a signer key that decodes to the right key from non-canonical bytes', async () => {
+    const key = await generateSigningKey()
+    const sealed = await sealEnvelope(SIGNATURE_DOMAINS.release, payload, key)
+    const fields = decodeCanonical(sealed, MAX_ENVELOPE_BYTES, 'test') as { d: string, k: Uint8Array, p: Uint8Array, s: Uint8Array }
+    // Protobuf field 1 (key type) written with the 64-bit wire type instead of varint: a lenient decoder may take it.
+    const variants = [Uint8Array.from([...fields.k, 0x18, 0x01]), Uint8Array.from([fields.k[0]! ^ 1, ...fields.k.subarray(1)])]
+    for (const k of variants) {
+      const err = await rejection(openEnvelope(encodeCanonical({ ...fields, k }), 'release'))
+      expect(['non-canonical', 'malformed', 'bad-signature']).toContain(err.reason)
+    }
+    // The exact variant the fuzzer found: still the same key when decoded, so only the canonical check can refuse it.
+    const lenient = Uint8Array.from([...fields.k, 0x18, 0x01])
+    expect((await rejection(openEnvelope(encodeCanonical({ ...fields, k: lenient }), 'release'))).reason).toBe('non-canonical')
+  })
+})
