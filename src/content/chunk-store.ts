@@ -7,22 +7,22 @@
  * hash) and on the way out (a chunk corrupted on disk is never served), as
  * DESIGN.md requires of every chunk a node stores or serves.
  */
-import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { logger } from '@libp2p/logger'
 import { checkLayout, digestToHex, expectedChunkLength, sha256 } from './content-id.ts'
 import type { ArtifactLayout } from './content-id.ts'
+import { ATOMIC_TEMP_MARKER, writeFileAtomically } from './atomic-file.ts'
 import { DIGEST_LENGTH_BYTES } from './constants.ts'
 import { ChunkCorruptError, ChunkMismatchError, ChunkMissingError, ContentError } from './errors.ts'
 
 const log = logger('mirage:content:chunk-store')
 
 /**
- * Marks a temp file: `<hex><TEMP_MARKER><random>`. It can never be mistaken
- * for a chunk (chunk names are exactly 64 hex characters).
+ * Temp files of interrupted writes (`<hex><TEMP_MARKER><random>`) can never be
+ * mistaken for a chunk: chunk names are exactly 64 hex characters.
  */
-const TEMP_MARKER = '.tmp-'
+const TEMP_MARKER = ATOMIC_TEMP_MARKER
 
 /** A content-addressed folder of chunks. */
 export interface ChunkStore {
@@ -167,25 +167,7 @@ class DiskChunkStore implements ChunkStore {
       await mkdir(shardDir, { recursive: true })
       this.#shards.add(shardDir)
     }
-    // Same dir as the target, so the rename is atomic (same filesystem) and
-    // one fsync of the shard dir makes both the new name and the temp's
-    // disappearance durable. The random suffix lets concurrent puts of the
-    // same chunk proceed without clobbering each other's temp file.
-    const temp = `${file}${TEMP_MARKER}${randomBytes(8).toString('hex')}`
-    try {
-      const handle = await open(temp, 'wx', 0o644)
-      try {
-        await handle.writeFile(bytes)
-        await handle.sync()
-      } finally {
-        await handle.close()
-      }
-      await rename(temp, file)
-    } catch (err) {
-      await unlink(temp).catch(() => {})
-      throw err
-    }
-    await fsyncDir(shardDir)
+    await writeFileAtomically(file, bytes)
   }
 }
 
@@ -238,16 +220,6 @@ export async function * readArtifact (store: ChunkStore, layout: ArtifactLayout)
       throw new ContentError('chunk-length', `chunk ${index} (${digestToHex(digest)}) is ${bytes.byteLength} bytes, the layout needs ${want}`)
     }
     yield bytes
-  }
-}
-
-/** Makes a rename or unlink in `dir` durable: without it a crash can lose the new name. */
-async function fsyncDir (dir: string): Promise<void> {
-  const handle = await open(dir, 'r')
-  try {
-    await handle.sync()
-  } finally {
-    await handle.close()
   }
 }
 

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto'
 import { constants } from 'node:fs'
-import { access, mkdir, open, readdir, rename, stat } from 'node:fs/promises'
+import { access, mkdir, readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
-import { DEFAULT_CHUNK_SIZE_BYTES, MAX_ARTIFACT_CHUNKS, artifactRoot, chunkStream, openChunkStore, packDirectory } from '../content/index.ts'
+import { DEFAULT_CHUNK_SIZE_BYTES, MAX_ARTIFACT_CHUNKS, artifactRoot, chunkStream, openChunkStore, packDirectory, writeFileAtomically } from '../content/index.ts'
 import { DEFAULT_RELEASE_LIFETIME_MS, MANIFEST_FORMAT } from './constants.ts'
 import { PublishError } from './errors.ts'
 import { chunksPath, manifestPath } from './release-dir.ts'
@@ -133,16 +132,4 @@ async function prepareOutDir (dir: string): Promise<void> {
     throw new PublishError('output-exists', `output directory ${dir} is not empty; refusing to mix two releases`)
   }
   await mkdir(dir, { recursive: true })
-}
-
-async function writeFileAtomically (path: string, bytes: Uint8Array): Promise<void> {
-  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`
-  const handle = await open(temp, 'wx', 0o644)
-  try {
-    await handle.writeFile(bytes)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await rename(temp, path)
 }

@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
+import { writeFileAtomically } from '../content/index.ts'
 import { APP_NAME_PATTERN, KeyFileError, generateSigningKey, loadPrivateKey, publicKeyToText, savePrivateKey } from '../trust/index.ts'
 import { VendorDirError } from './errors.ts'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
@@ -90,23 +90,11 @@ function vendorDir (dir: string, key: Ed25519PrivateKey): VendorDir {
       const previous = all[app]
       if (previous !== undefined && previous.sequence >= entry.sequence) return
       all[app] = entry
-      await writeJsonAtomically(statePath, all)
+      await writeFileAtomically(statePath, `${JSON.stringify(all, null, 2)}\n`)
     }
   }
 }
 
 async function exists (path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false)
-}
-
-async function writeJsonAtomically (path: string, value: unknown): Promise<void> {
-  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`
-  const handle = await open(temp, 'wx', 0o644)
-  try {
-    await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`)
-    await handle.sync()
-  } finally {
-    await handle.close()
-  }
-  await rename(temp, path)
 }
