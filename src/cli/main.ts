@@ -1,6 +1,7 @@
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseCommandArgs, renderCommandHelp, renderGroupHelp } from './command.ts'
 import { UsageError } from './errors.ts'
 import { quickstartCommand } from './commands/quickstart.ts'
+import { nodeCommands } from './commands/node.ts'
 import { releaseCommands } from './commands/release.ts'
 import { vendorCommands } from './commands/vendor.ts'
 import type { CliIo, Command, CommandGroup } from './command.ts'
@@ -9,7 +10,7 @@ export const rootCommand: CommandGroup = {
   kind: 'group',
   name: 'mirage',
   summary: 'Mirage: staged deployment of software upgrades over a peer-to-peer overlay.',
-  commands: [quickstartCommand, vendorCommands, releaseCommands]
+  commands: [quickstartCommand, nodeCommands, vendorCommands, releaseCommands]
 }
 
 /**
@@ -21,7 +22,8 @@ const OPERATIONAL_ERRORS = new Set([
   'KeyFileError', 'PublicKeyFormatError', 'SignatureError', 'CanonicalEncodingError',
   'PlanInvalidError', 'ManifestInvalidError', 'ReleaseRefusedError', 'PublishError',
   'VendorDirError', 'ContentError', 'ChunkMismatchError', 'ChunkMissingError', 'ChunkCorruptError', 'UnsafeArchiveError', 'ArchiveError',
-  'StoreLockedError', 'StoreCorruptError', 'StoreSchemaError', 'RecordInvalidError', 'AbortError'
+  'StoreLockedError', 'StoreCorruptError', 'StoreSchemaError', 'StoreOpenError', 'RecordInvalidError', 'AbortError',
+  'ConfigError', 'ControlError', 'DownloadError', 'InstallError', 'TestRunInvalidError'
 ])
 
 /** Runs the `mirage` command line; returns the exit code (0 ok, 1 failure, 2 usage). */

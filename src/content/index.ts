@@ -45,7 +45,7 @@ export {
 } from './content-id.ts'
 export type { ArtifactLayout } from './content-id.ts'
 export { chunkStream } from './chunker.ts'
-export { writeFileAtomically } from './atomic-file.ts'
+export { ATOMIC_TEMP_MARKER, writeFileAtomically } from './atomic-file.ts'
 export { openChunkStore, readArtifact, verifyArtifactChunks } from './chunk-store.ts'
 export type { ChunkProblem, ChunkStore } from './chunk-store.ts'
 export { packDirectory } from './archive-pack.ts'

@@ -9,7 +9,7 @@
  */
 export {
   MANIFEST_FORMAT, MAX_MANIFEST_BYTES, DEFAULT_RELEASE_LIFETIME_MS, DEFAULT_TEST_TIMEOUT_MS,
-  DEFAULT_START_TIMEOUT_MS, DEFAULT_REPORT_GRACE_MS
+  DEFAULT_START_TIMEOUT_MS, DEFAULT_REPORT_GRACE_MS, CLUSTER_NAME_PATTERN
 } from './constants.ts'
 export { PlanInvalidError, ManifestInvalidError, ReleaseRefusedError, PublishError } from './errors.ts'
 export { PLAN_STYLES, parsePlanJson, validatePlan, ruleForCluster } from './rollout-plan.ts'

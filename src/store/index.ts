@@ -22,8 +22,12 @@ export {
   outcomeKey,
   outcomeRecordSchema,
   releaseRecordSchema,
-  reportRecordSchema
+  reportRecordSchema,
+  ROLLOUT_STATES,
+  rolloutKey,
+  rolloutRecordSchema,
+  testStartRecordSchema
 } from './record-schemas.ts'
-export type { InstallRecord, InstallState, MembershipRecord, OutcomeRecord, ReleaseRecord, ReportRecord } from './record-schemas.ts'
+export type { InstallRecord, InstallState, MembershipRecord, OutcomeRecord, ReleaseRecord, ReportRecord, RolloutRecord, RolloutStateName, TestStartRecord } from './record-schemas.ts'
 export { RecordInvalidError, StoreCorruptError, StoreLockedError, StoreOpenError, StoreSchemaError } from './errors.ts'
 export { CURRENT_SCHEMA_VERSION } from './constants.ts'

@@ -81,6 +81,8 @@ export const membershipRecordSchema = z.strictObject({
   app: keyPart,
   clusterId: keyPart,
   peerId: keyPart,
+  /** The role preference the member announced (its DHT key says which). */
+  role: z.enum(['auto', 'representative', 'follower']),
   /** Last time the announcement was seen, ms since epoch. */
   seenAt: nonNegativeInt
 })
@@ -125,6 +127,45 @@ export const reportRecordSchema = z.strictObject({
   delivered: z.boolean()
 })
 export type ReportRecord = z.infer<typeof reportRecordSchema>
+
+/**
+ * A signed "I started testing" announcement by a representative. The
+ * rollout engine replaces an elected representative that never starts, and
+ * counts one that started and went silent as a failure. Keyed like outcomes.
+ */
+export const testStartRecordSchema = outcomeRecordSchema
+export type TestStartRecord = OutcomeRecord
+
+/** Where this machine stands with one release (the per-release state machine of issue 3). */
+export const ROLLOUT_STATES = ['seen', 'waiting', 'downloading', 'testing', 'installing', 'installed', 'blocked', 'failed', 'rolled-back', 'superseded'] as const
+export type RolloutStateName = typeof ROLLOUT_STATES[number]
+
+/**
+ * One release's progress on this machine, keyed `${app}/${releaseId}`.
+ * `at` keeps the first time each state was entered: tests and operators
+ * read the order of events from it, not from logs.
+ */
+export const rolloutRecordSchema = z.strictObject({
+  app: keyPart,
+  releaseId: keyPart,
+  clusterId: keyPart,
+  state: z.enum(ROLLOUT_STATES),
+  role: z.enum(['representative', 'follower', 'undecided']),
+  /** Why the state is what it is, for `mirage node status`. */
+  reason: z.string().max(2048),
+  chunksHeld: nonNegativeInt,
+  chunksTotal: nonNegativeInt,
+  /** Bytes of this release's artifact received, per serving peer id. */
+  bytesFrom: z.record(keyPart, nonNegativeInt),
+  at: z.partialRecord(z.enum(ROLLOUT_STATES), nonNegativeInt),
+  updatedAt: nonNegativeInt
+})
+export type RolloutRecord = z.infer<typeof rolloutRecordSchema>
+
+/** Key of a rollout record: `${app}/${releaseId}`. */
+export function rolloutKey (r: Pick<RolloutRecord, 'app' | 'releaseId'>): string {
+  return `${r.app}/${r.releaseId}`
+}
 
 /** Key of an outcome record: `${releaseId}/${clusterId}/${peerId}`. */
 export function outcomeKey (r: Pick<OutcomeRecord, 'releaseId' | 'clusterId' | 'peerId'>): string {

@@ -15,8 +15,11 @@ import type { Migration, RootDatabase } from './migrations.ts'
 import { createRecordCollection } from './record-collection.ts'
 import type { RecordCollection, SublevelHandle } from './record-collection.ts'
 import type { RecordCodec } from './record-codec.ts'
-import { installRecordSchema, membershipKey, membershipRecordSchema, outcomeKey, outcomeRecordSchema, releaseRecordSchema, reportRecordSchema } from './record-schemas.ts'
-import type { InstallRecord, MembershipRecord, OutcomeRecord, ReleaseRecord, ReportRecord } from './record-schemas.ts'
+import {
+  installRecordSchema, membershipKey, membershipRecordSchema, outcomeKey, outcomeRecordSchema, releaseRecordSchema, reportRecordSchema,
+  rolloutKey, rolloutRecordSchema, testStartRecordSchema
+} from './record-schemas.ts'
+import type { InstallRecord, MembershipRecord, OutcomeRecord, ReleaseRecord, ReportRecord, RolloutRecord, TestStartRecord } from './record-schemas.ts'
 
 const log = logger('mirage:store')
 
@@ -55,6 +58,10 @@ export interface Store {
   readonly installs: RecordCollection<InstallRecord>
   /** Problem reports, keyed by reportId. */
   readonly reports: RecordCollection<ReportRecord>
+  /** Signed test-start announcements, keyed by `outcomeKey()`. */
+  readonly testStarts: RecordCollection<TestStartRecord>
+  /** Per-release progress of this machine, keyed by `rolloutKey()`. */
+  readonly rollouts: RecordCollection<RolloutRecord>
   /** Closes the database, releasing its lock; safe to call more than once. */
   close(): Promise<void>
 }
@@ -65,13 +72,17 @@ const CODECS = {
   outcomes: { sublevel: 'outcomes', schema: outcomeRecordSchema, keyOf: outcomeKey },
   memberships: { sublevel: 'memberships', schema: membershipRecordSchema, keyOf: membershipKey },
   installs: { sublevel: 'installs', schema: installRecordSchema, keyOf: (r) => r.app },
-  reports: { sublevel: 'reports', schema: reportRecordSchema, keyOf: (r) => r.reportId }
+  reports: { sublevel: 'reports', schema: reportRecordSchema, keyOf: (r) => r.reportId },
+  testStarts: { sublevel: 'test-starts', schema: testStartRecordSchema, keyOf: outcomeKey },
+  rollouts: { sublevel: 'rollouts', schema: rolloutRecordSchema, keyOf: rolloutKey }
 } satisfies {
   releases: RecordCodec<ReleaseRecord>
   outcomes: RecordCodec<OutcomeRecord>
   memberships: RecordCodec<MembershipRecord>
   installs: RecordCodec<InstallRecord>
   reports: RecordCodec<ReportRecord>
+  testStarts: RecordCodec<TestStartRecord>
+  rollouts: RecordCodec<RolloutRecord>
 }
 
 /**
@@ -119,6 +130,8 @@ class LevelStore implements Store {
   readonly memberships: RecordCollection<MembershipRecord>
   readonly installs: RecordCollection<InstallRecord>
   readonly reports: RecordCollection<ReportRecord>
+  readonly testStarts: RecordCollection<TestStartRecord>
+  readonly rollouts: RecordCollection<RolloutRecord>
   readonly #db: RootDatabase
   #closing: Promise<void> | undefined
 
@@ -137,6 +150,8 @@ class LevelStore implements Store {
     this.memberships = collection(CODECS.memberships)
     this.installs = collection(CODECS.installs)
     this.reports = collection(CODECS.reports)
+    this.testStarts = collection(CODECS.testStarts)
+    this.rollouts = collection(CODECS.rollouts)
   }
 
   async close (): Promise<void> {

@@ -1,8 +1,10 @@
 import { resolve } from 'node:path'
 import { MAX_CHUNK_SIZE_BYTES, MIN_CHUNK_SIZE_BYTES } from '../../content/index.ts'
+import { callControl, ControlError, loadNodeConfig, startMirageNode } from '../../node/index.ts'
 import { initVendorDir, openVendorDir, vendorPublish } from '../../vendor/index.ts'
 import { EXIT_OK, byteSizeOption, integerOption, optionalString, requiredString } from '../command.ts'
 import { formatBytes } from '../release-view.ts'
+import { announceStarted, untilAborted } from './node.ts'
 import type { Command, CommandGroup } from '../command.ts'
 
 const initCommand: Command = {
@@ -76,9 +78,48 @@ const publishCommand: Command = {
   }
 }
 
+const seedCommand: Command = {
+  kind: 'command',
+  name: 'seed',
+  summary: 'Seed a release into the swarm: announce it, provide it on the DHT and serve its chunks until stopped.',
+  description: 'Runs a node whose identity is the vendor key. If a seed already runs on the config\'s data dir,\nthe release is handed to it (no restart) and the command exits at once.',
+  options: {
+    vendor: { type: 'string', valueName: 'DIR', description: 'vendor directory (from `vendor init`)', required: true },
+    release: { type: 'string', valueName: 'DIR', description: 'release directory (from `vendor publish`)', required: true },
+    config: { type: 'string', valueName: 'FILE', description: 'node config of the seed (data dir, listen, bootstrap, upload limit)', required: true },
+    json: { type: 'boolean', description: 'print JSON lines instead of text' }
+  },
+  async run (args, io) {
+    const config = await loadNodeConfig(resolve(requiredString(args, 'config')))
+    const releaseDir = resolve(requiredString(args, 'release'))
+    const json = args.values.json === true
+    const running = await callControl(config.dataDir, 'POST', '/releases', { dir: releaseDir }).catch((err: unknown) => {
+      if (err instanceof ControlError && err.message.startsWith('no Mirage node')) return undefined
+      throw err
+    })
+    if (running !== undefined) {
+      io.stdout.write(json ? `${JSON.stringify(running)}\n` : `handed the release to the running seed: ${JSON.stringify(running)}\n`)
+      return EXIT_OK
+    }
+    const vendor = await openVendorDir(resolve(requiredString(args, 'vendor')))
+    const node = await startMirageNode({ config, seed: { vendorKey: vendor.key } })
+    try {
+      const release = await node.seedRelease(releaseDir)
+      announceStarted(io, json, node.peerId.toString(), node.multiaddrs())
+      io.stdout.write(json
+        ? `${JSON.stringify({ seeding: release.id, app: release.manifest.app, version: release.manifest.version })}\n`
+        : `seeding ${release.manifest.app} ${release.manifest.version} (${release.id})\n`)
+      await untilAborted(io.signal)
+    } finally {
+      await node.stop()
+    }
+    return EXIT_OK
+  }
+}
+
 export const vendorCommands: CommandGroup = {
   kind: 'group',
   name: 'vendor',
-  summary: 'Vendor commands: keys and publishing releases.',
-  commands: [initCommand, publishCommand]
+  summary: 'Vendor commands: keys, publishing and seeding releases.',
+  commands: [initCommand, publishCommand, seedCommand]
 }

@@ -1,0 +1,518 @@
+/**
+ * Which chunk to ask of which peer: the pure part of a download (no I/O, no
+ * timers; time is passed in), so its policy can be tested exhaustively.
+ *
+ * Policy (DESIGN.md, "Wire and storage"; BitTorrent's rarest-first):
+ * - Chunks are taken rarest-first among the *regular* peers' bitfields, ties
+ *   broken by a random permutation fixed per download, so followers starting
+ *   together spread over different chunks and soon have something to trade.
+ * - A *last-resort* peer (the vendor's seed) is asked only for a chunk no
+ *   usable regular peer holds, or whose regular holders all failed it: while
+ *   a regular holder is merely busy, the chunk waits for it. That is what
+ *   keeps the vendor's upload near one copy however many machines follow.
+ * - Each peer has a bound on requests in flight; a failed chunk goes back to
+ *   the pool, avoiding the peers that failed it; when every holder has failed
+ *   it, they all become eligible again after a backoff; attempts are bounded.
+ */
+import { hasBit } from '../overlay/chunk-protocol.ts'
+
+export interface ChunkSchedulerInit {
+  /** Chunks in the artifact. */
+  chunkCount: number
+  /** Requests in flight per regular peer. */
+  maxInFlightPerPeer: number
+  /**
+   * Requests in flight per last-resort peer while some regular peer knows
+   * the artifact (other followers to trade with); with none, a last-resort
+   * peer is the only source and gets `maxInFlightPerPeer`.
+   */
+  maxInFlightLastResort: number
+  /** Failures after which a chunk is reported exhausted. */
+  maxAttemptsPerChunk: number
+  /** Wait before retrying a chunk all of whose holders failed it; doubled per failure. */
+  retryBackoffMs: number
+  /** Cap of that backoff. */
+  retryBackoffMaxMs: number
+  /**
+   * This node's own peer id. With it, followers that start together split
+   * the chunks only the seed holds: each first asks the seed for the ones
+   * whose index modulo the swarm size equals its rank among the swarm's
+   * sorted peer ids, so the seed's first copies go to different followers,
+   * who then trade them.
+   */
+  self?: string
+  /** Random source in [0, 1) for tie-breaks (tests inject a seeded one). */
+  random?: () => number
+}
+
+/** Ask `peer` for chunk `index`. */
+export interface Assignment {
+  peer: string
+  index: number
+}
+
+export interface AssignResult {
+  assignments: Assignment[]
+  /**
+   * A regular peer could take a request and some chunk is still needed,
+   * yet nothing was assigned: bitfields (or the peer list) are probably stale.
+   */
+  starved: boolean
+}
+
+export interface FailResult {
+  /** The chunk has now failed `maxAttemptsPerChunk` times. */
+  exhausted: boolean
+  attempts: number
+}
+
+const NEEDED = 0
+const IN_FLIGHT = 1
+const STORING = 2
+const HELD = 3
+
+export type ChunkState = 'needed' | 'in-flight' | 'storing' | 'held'
+const STATE_NAMES: readonly ChunkState[] = ['needed', 'in-flight', 'storing', 'held']
+
+interface PeerState {
+  readonly id: string
+  lastResort: boolean
+  bits: Uint8Array | undefined
+  inFlight: number
+  dropped: boolean
+  /** Whether the peer can take requests now (the I/O side has a stream to it). */
+  ready: boolean
+  /** No new requests before this time (ms). */
+  notBefore: number
+}
+
+export class ChunkScheduler {
+  readonly chunkCount: number
+  readonly #maxInFlightPerPeer: number
+  readonly #maxInFlightLastResort: number
+  #lastResortCapacity: number
+  readonly #maxAttempts: number
+  readonly #retryBackoffMs: number
+  readonly #retryBackoffMaxMs: number
+  readonly #random: () => number
+  readonly #self: string | undefined
+  readonly #state: Uint8Array
+  /** Regular, not-dropped peers whose bitfield has the chunk. */
+  readonly #availability: Uint32Array
+  readonly #attempts: Uint32Array
+  /** Chunk not to be assigned before this time (ms). */
+  readonly #notBefore: Float64Array
+  /** Peer a chunk is in flight from (or being stored from). */
+  readonly #source: Array<string | undefined>
+  /** Peers that failed a chunk since it was last reset. */
+  readonly #failedBy = new Map<number, Set<string>>()
+  /** Chunk indexes in a random order: the tie-break among equally rare chunks. */
+  readonly #order: Uint32Array
+  readonly #peers = new Map<string, PeerState>()
+  #held = 0
+  #inFlight = 0
+  #storing = 0
+
+  constructor (init: ChunkSchedulerInit) {
+    const count = init.chunkCount
+    if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`chunkCount must be a positive integer, got ${count}`)
+    this.chunkCount = count
+    this.#maxInFlightPerPeer = Math.max(1, init.maxInFlightPerPeer)
+    this.#maxInFlightLastResort = Math.max(1, init.maxInFlightLastResort)
+    this.#lastResortCapacity = this.#maxInFlightLastResort
+    this.#maxAttempts = Math.max(1, init.maxAttemptsPerChunk)
+    this.#retryBackoffMs = init.retryBackoffMs
+    this.#retryBackoffMaxMs = init.retryBackoffMaxMs
+    this.#random = init.random ?? Math.random
+    this.#self = init.self
+    this.#state = new Uint8Array(count)
+    this.#availability = new Uint32Array(count)
+    this.#attempts = new Uint32Array(count)
+    this.#notBefore = new Float64Array(count)
+    this.#source = new Array<string | undefined>(count).fill(undefined)
+    this.#order = new Uint32Array(count)
+    for (let i = 0; i < count; i++) this.#order[i] = i
+    shuffle(this.#order, this.#random)
+  }
+
+  // -- chunks ---------------------------------------------------------------
+
+  get held (): number { return this.#held }
+  get inFlight (): number { return this.#inFlight }
+  get storing (): number { return this.#storing }
+  get complete (): boolean { return this.#held === this.chunkCount }
+  /** Chunks neither held, in flight nor being stored. */
+  get needed (): number { return this.chunkCount - this.#held - this.#inFlight - this.#storing }
+
+  stateOf (index: number): ChunkState {
+    return STATE_NAMES[this.#state[this.#checkIndex(index)] ?? NEEDED] ?? 'needed'
+  }
+
+  attemptsOf (index: number): number {
+    return this.#attempts[this.#checkIndex(index)] ?? 0
+  }
+
+  /** A chunk already in the store (resume): never requested. */
+  markHeld (index: number): void {
+    this.#checkIndex(index)
+    const state = this.#state[index]
+    if (state === HELD) return
+    if (state !== NEEDED) throw new Error(`chunk ${index} is ${this.stateOf(index)}, cannot mark it held`)
+    this.#state[index] = HELD
+    this.#held++
+  }
+
+  /** The response for an in-flight chunk arrived: the peer's slot is free while the bytes are verified and stored. */
+  received (peer: string, index: number): void {
+    this.#expect(index, IN_FLIGHT, peer)
+    this.#state[index] = STORING
+    this.#inFlight--
+    this.#storing++
+    const state = this.#peers.get(peer)
+    if (state !== undefined) state.inFlight--
+  }
+
+  /** The chunk is verified and stored. */
+  stored (peer: string, index: number): void {
+    this.#expect(index, STORING, peer)
+    this.#state[index] = HELD
+    this.#source[index] = undefined
+    this.#storing--
+    this.#held++
+    this.#failedBy.delete(index)
+  }
+
+  /**
+   * An attempt from `peer` failed (timeout, stream error, bad bytes): the
+   * chunk is needed again and `peer` is avoided for it; once every holder
+   * has failed it, all become eligible again after a backoff.
+   */
+  fail (peer: string, index: number, now: number): FailResult {
+    this.#release(peer, index)
+    const attempts = (this.#attempts[index] ?? 0) + 1
+    this.#attempts[index] = attempts
+    let failed = this.#failedBy.get(index)
+    if (failed === undefined) {
+      failed = new Set()
+      this.#failedBy.set(index, failed)
+    }
+    failed.add(peer)
+    if (!this.#hasUnfailedHolder(index, failed, true)) {
+      this.#failedBy.delete(index)
+      this.#notBefore[index] = now + Math.min(this.#retryBackoffMaxMs, this.#retryBackoffMs * 2 ** (attempts - 1))
+    }
+    return { exhausted: attempts >= this.#maxAttempts, attempts }
+  }
+
+  /**
+   * The peer answered `missing` for a chunk it advertised: it is needed
+   * again (no attempt counted) and the peer no longer counts as its holder
+   * until its next bitfield says so.
+   */
+  missing (peer: string, index: number): void {
+    this.#release(peer, index)
+    const state = this.#peers.get(peer)
+    if (state?.bits !== undefined && hasBit(state.bits, index)) {
+      const bits = state.bits.slice()
+      bits[index >> 3] = (bits[index >> 3] ?? 0) & ~(0x80 >> (index & 7))
+      this.setHave(peer, bits)
+    }
+  }
+
+  /** Needed chunks that no peer still in the download (regular or last resort) holds, in index order. */
+  unavailable (): number[] {
+    const out: number[] = []
+    for (let i = 0; i < this.chunkCount; i++) {
+      if (this.#state[i] !== NEEDED) continue
+      if ((this.#availability[i] ?? 0) > 0) continue
+      let lastResortHolds = false
+      for (const peer of this.#peers.values()) {
+        if (peer.lastResort && !peer.dropped && peer.bits !== undefined && hasBit(peer.bits, i)) {
+          lastResortHolds = true
+          break
+        }
+      }
+      if (!lastResortHolds) out.push(i)
+    }
+    return out
+  }
+
+  /** Chunks not yet held, in index order. */
+  remaining (): number[] {
+    const out: number[] = []
+    for (let i = 0; i < this.chunkCount; i++) if (this.#state[i] !== HELD) out.push(i)
+    return out
+  }
+
+  // -- peers ----------------------------------------------------------------
+
+  /** Adds a candidate; a peer already known keeps its state (and becomes last resort if asked). */
+  addPeer (id: string, options: { lastResort?: boolean } = {}): void {
+    const existing = this.#peers.get(id)
+    if (existing !== undefined) {
+      if (options.lastResort === true && !existing.lastResort) {
+        this.#adjustAvailability(existing, -1)
+        existing.lastResort = true
+      }
+      return
+    }
+    this.#peers.set(id, { id, lastResort: options.lastResort === true, bits: undefined, inFlight: 0, dropped: false, ready: true, notBefore: 0 })
+  }
+
+  hasPeer (id: string): boolean {
+    return this.#peers.has(id)
+  }
+
+  isDropped (id: string): boolean {
+    return this.#peers.get(id)?.dropped === true
+  }
+
+  isLastResort (id: string): boolean {
+    return this.#peers.get(id)?.lastResort === true
+  }
+
+  /** Requests in flight to `id`. */
+  inFlightOf (id: string): number {
+    return this.#peers.get(id)?.inFlight ?? 0
+  }
+
+  /** Whether the peer's latest bitfield has chunk `index`. */
+  holds (id: string, index: number): boolean {
+    const bits = this.#peers.get(id)?.bits
+    return bits !== undefined && hasBit(bits, index)
+  }
+
+  /** Replaces the peer's bitfield (already validated for this artifact; empty means it holds nothing). */
+  setHave (id: string, bits: Uint8Array): void {
+    const peer = this.#peers.get(id)
+    if (peer === undefined || peer.dropped) return
+    if (!peer.lastResort) this.#adjustAvailability(peer, -1)
+    peer.bits = bits
+    if (!peer.lastResort) this.#adjustAvailability(peer, +1)
+  }
+
+  /** Whether the peer can take requests now (default true; false while it has no open stream). */
+  setReady (id: string, ready: boolean): void {
+    const peer = this.#peers.get(id)
+    if (peer !== undefined) peer.ready = ready
+  }
+
+  /** The peer gets no new requests before `until` (its in-flight ones are the caller's to fail). */
+  backOff (id: string, until: number): void {
+    const peer = this.#peers.get(id)
+    if (peer !== undefined) peer.notBefore = Math.max(peer.notBefore, until)
+  }
+
+  /** The peer is out of this download for good; its in-flight chunks are the caller's to fail. */
+  dropPeer (id: string): void {
+    const peer = this.#peers.get(id)
+    if (peer === undefined || peer.dropped) return
+    if (!peer.lastResort) this.#adjustAvailability(peer, -1)
+    peer.dropped = true
+  }
+
+  /** Earliest future time at which a backoff ends (so the caller can wake then), or undefined. */
+  nextWakeAt (now: number): number | undefined {
+    let next = Infinity
+    for (const peer of this.#peers.values()) {
+      if (!peer.dropped && peer.notBefore > now) next = Math.min(next, peer.notBefore)
+    }
+    for (let i = 0; i < this.chunkCount; i++) {
+      const at = this.#notBefore[i] ?? 0
+      if (this.#state[i] === NEEDED && at > now) next = Math.min(next, at)
+    }
+    return next === Infinity ? undefined : next
+  }
+
+  // -- the decision ---------------------------------------------------------
+
+  /**
+   * Fills free request slots, rarest chunk first, at most `limit` new
+   * requests. Marks the returned chunks in flight.
+   */
+  assign (now: number, limit = Infinity): AssignResult {
+    const assignments: Assignment[] = []
+    const regular: PeerState[] = []
+    const lastResort: PeerState[] = []
+    this.#updateLastResortCapacity()
+    for (const peer of this.#peers.values()) {
+      if (peer.dropped || !peer.ready || peer.bits === undefined || peer.notBefore > now) continue
+      if (peer.inFlight >= this.#capacity(peer)) continue
+      if (peer.lastResort) lastResort.push(peer)
+      else regular.push(peer)
+    }
+    const needed = this.needed
+    if (limit <= 0 || needed === 0 || (regular.length === 0 && lastResort.length === 0)) {
+      return { assignments, starved: false }
+    }
+    // Only an idle *regular* peer makes this starvation: the seed waiting
+    // while regular holders are busy is the policy working.
+    const regularFree = regular.length > 0
+    // Random order among peers, so equally loaded holders share the work.
+    shuffle(regular, this.#random)
+    shuffle(lastResort, this.#random)
+
+    // Candidates bucketed by rarity (a counting sort), each bucket in the
+    // download's random order: O(chunks + peers) per call. Among chunks no
+    // regular peer holds, this node's share of the seed's chunks comes first
+    // (rarity -1).
+    const share = this.share()
+    const buckets = new Map<number, number[]>()
+    let maxRarity = 0
+    for (const index of this.#order) {
+      if (this.#state[index] !== NEEDED || (this.#notBefore[index] ?? 0) > now) continue
+      let rarity = this.#availability[index] ?? 0
+      if (rarity === 0 && share !== undefined && index % share.of === share.rank) rarity = -1
+      let bucket = buckets.get(rarity)
+      if (bucket === undefined) {
+        bucket = []
+        buckets.set(rarity, bucket)
+      }
+      bucket.push(index)
+      if (rarity > maxRarity) maxRarity = rarity
+    }
+
+    outer:
+    for (let rarity = -1; rarity <= maxRarity; rarity++) {
+      for (const index of buckets.get(rarity) ?? []) {
+        if (assignments.length >= limit || (regular.length === 0 && lastResort.length === 0)) break outer
+        const failed = this.#failedBy.get(index)
+        let pool = regular
+        let holder = pickHolder(regular, index, failed)
+        if (holder === undefined) {
+          // The seed only for a chunk no usable regular peer holds: a busy
+          // regular holder is waited for, not bypassed.
+          if (rarity > 0 && this.#hasUnfailedHolder(index, failed, false)) continue
+          pool = lastResort
+          holder = pickHolder(lastResort, index, failed)
+          if (holder === undefined) continue
+        }
+        this.#state[index] = IN_FLIGHT
+        this.#source[index] = holder.id
+        this.#inFlight++
+        holder.inFlight++
+        if (holder.inFlight >= this.#capacity(holder)) pool.splice(pool.indexOf(holder), 1)
+        assignments.push({ peer: holder.id, index })
+      }
+    }
+    return { assignments, starved: assignments.length === 0 && regularFree }
+  }
+
+  /**
+   * This node's rank among the swarm (itself and the regular peers that know
+   * the artifact, by sorted peer id) and the swarm's size; undefined without
+   * `self` or without a swarm.
+   */
+  share (): { rank: number, of: number } | undefined {
+    const self = this.#self
+    if (self === undefined) return undefined
+    const members = [self]
+    for (const peer of this.#peers.values()) {
+      if (!peer.lastResort && !peer.dropped && peer.id !== self && peer.bits !== undefined && peer.bits.byteLength > 0) members.push(peer.id)
+    }
+    if (members.length < 2) return undefined
+    members.sort()
+    return { rank: members.indexOf(self), of: members.length }
+  }
+
+  // -- internals --------------------------------------------------------------
+
+  #capacity (peer: PeerState): number {
+    return peer.lastResort ? this.#lastResortCapacity : this.#maxInFlightPerPeer
+  }
+
+  /**
+   * The seed is throttled to `maxInFlightLastResort` only while there is a
+   * swarm to trade with: some regular peer knows the artifact (a non-empty
+   * bitfield). Alone with the seed, a follower pulls from it at full depth.
+   */
+  #updateLastResortCapacity (): void {
+    let swarm = false
+    for (const peer of this.#peers.values()) {
+      if (!peer.lastResort && !peer.dropped && peer.bits !== undefined && peer.bits.byteLength > 0) {
+        swarm = true
+        break
+      }
+    }
+    this.#lastResortCapacity = swarm ? this.#maxInFlightLastResort : this.#maxInFlightPerPeer
+  }
+
+  /** Whether some non-dropped peer (regular only, or also last resort) holds the chunk and has not failed it. */
+  #hasUnfailedHolder (index: number, failed: Set<string> | undefined, includeLastResort: boolean): boolean {
+    for (const peer of this.#peers.values()) {
+      if (peer.dropped || peer.bits === undefined) continue
+      if (peer.lastResort && !includeLastResort) continue
+      if (failed?.has(peer.id) === true) continue
+      if (hasBit(peer.bits, index)) return true
+    }
+    return false
+  }
+
+  #adjustAvailability (peer: PeerState, delta: 1 | -1): void {
+    const bits = peer.bits
+    if (bits === undefined || peer.dropped) return
+    const count = Math.min(this.chunkCount, bits.byteLength * 8)
+    for (let byte = 0; byte < bits.byteLength; byte++) {
+      const value = bits[byte] ?? 0
+      if (value === 0) continue
+      for (let bit = 0; bit < 8; bit++) {
+        const index = byte * 8 + bit
+        if (index >= count) break
+        if ((value & (0x80 >> bit)) !== 0) this.#availability[index] = (this.#availability[index] ?? 0) + delta
+      }
+    }
+  }
+
+  /** Takes a chunk out of flight (or storing) from `peer` back to needed. */
+  #release (peer: string, index: number): void {
+    this.#checkIndex(index)
+    const state = this.#state[index]
+    if ((state !== IN_FLIGHT && state !== STORING) || this.#source[index] !== peer) {
+      throw new Error(`chunk ${index} is ${this.stateOf(index)}${this.#source[index] === undefined ? '' : ` from ${this.#source[index]}`}, not in flight from ${peer}`)
+    }
+    if (state === IN_FLIGHT) {
+      this.#inFlight--
+      const owner = this.#peers.get(peer)
+      if (owner !== undefined) owner.inFlight--
+    } else {
+      this.#storing--
+    }
+    this.#state[index] = NEEDED
+    this.#source[index] = undefined
+  }
+
+  #expect (index: number, state: number, peer: string): void {
+    this.#checkIndex(index)
+    if (this.#state[index] !== state || this.#source[index] !== peer) {
+      throw new Error(`chunk ${index} is ${this.stateOf(index)}${this.#source[index] === undefined ? '' : ` from ${this.#source[index]}`}, expected ${STATE_NAMES[state] ?? state} from ${peer}`)
+    }
+  }
+
+  #checkIndex (index: number): number {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.chunkCount) {
+      throw new RangeError(`chunk index ${index} is outside [0, ${this.chunkCount})`)
+    }
+    return index
+  }
+}
+
+/** The least-loaded peer of `pool` that holds `index` and has not failed it (first wins ties; the pool is shuffled). */
+function pickHolder (pool: PeerState[], index: number, failed: Set<string> | undefined): PeerState | undefined {
+  let best: PeerState | undefined
+  for (const peer of pool) {
+    if (peer.bits === undefined || !hasBit(peer.bits, index)) continue
+    if (failed?.has(peer.id) === true) continue
+    if (best === undefined || peer.inFlight < best.inFlight) best = peer
+  }
+  return best
+}
+
+/** Fisher–Yates, in place. */
+function shuffle<T> (items: { length: number, [i: number]: T }, random: () => number): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    const a = items[i] as T
+    items[i] = items[j] as T
+    items[j] = a
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * Limits and defaults of the multi-peer chunk download. Every queue, retry
+ * and wait of a download is bounded by one of these.
+ */
+
+/**
+ * Chunk requests kept outstanding per peer (pipelined on its stream). One
+ * request at a time would leave a peer's link idle for a round trip and a
+ * disk read per chunk; measured on loopback (bench/fetch.bench.ts), 4
+ * pipelined requests reach the per-stream ceiling DESIGN.md reports
+ * (≈ 230–290 MB/s), more only add buffering.
+ */
+export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 4
+
+/**
+ * Chunk requests outstanding to one last-resort peer (the vendor/seed). Kept
+ * at one: the seed is asked only for chunks nobody else holds, and every
+ * request it answers while other followers could have picked the same chunk
+ * is a copy the swarm did not need from it (bench/fetch.bench.ts measures
+ * the seed's upload in multiples of the artifact).
+ */
+export const DEFAULT_MAX_IN_FLIGHT_LAST_RESORT = 1
+
+/**
+ * Streams opened per peer, the requests spread over them. One pipelined
+ * stream matched two or four streams in bench/fetch.bench.ts, and each
+ * stream costs the server a handler and a read timer.
+ */
+export const DEFAULT_STREAMS_PER_PEER = 1
+
+/**
+ * How long a peer may take to answer the oldest request outstanding on its
+ * stream before the stream is abandoned and its chunks retried elsewhere.
+ * Generous: a 16 MiB chunk from a busy peer on a loaded 2-core machine, or
+ * from a peer under a tight upload limit, takes seconds.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 20_000
+
+/**
+ * How long a download may make no progress (nothing in flight, nothing
+ * assignable: some chunk has no reachable holder) before it fails naming the
+ * missing chunks. Peers are re-asked throughout; a minute covers a DHT
+ * lookup and a late seed.
+ */
+export const DEFAULT_STALL_TIMEOUT_MS = 60_000
+
+/**
+ * How often each peer is re-asked for its bitfield. Followers that are
+ * downloading gain chunks every few ms, and a fresh bitfield is what lets
+ * them serve each other instead of the seed; a `have` exchange costs ≈ 100
+ * bytes per chunk-sized transfer, so 250 ms is cheap.
+ */
+export const DEFAULT_HAVE_REFRESH_MS = 250
+
+/** Soonest a peer is re-asked for its bitfield when the download has nothing to do. */
+export const MIN_HAVE_REFRESH_MS = 100
+
+/** How often the candidate peer list (DHT providers + connected peers) is asked again. */
+export const DEFAULT_PEER_REFRESH_MS = 5_000
+
+/** Soonest the candidate list is asked again when the download has nothing to do. */
+export const MIN_PEER_REFRESH_MS = 1_000
+
+/** Failed attempts (timeout, stream error, bad bytes) after which one chunk fails the download. */
+export const DEFAULT_MAX_ATTEMPTS_PER_CHUNK = 8
+
+/**
+ * Wait before a chunk is retried once every holder has failed it, doubled
+ * per further failure up to CHUNK_RETRY_BACKOFF_MAX_MS.
+ */
+export const CHUNK_RETRY_BACKOFF_MS = 250
+export const CHUNK_RETRY_BACKOFF_MAX_MS = 5_000
+
+/**
+ * Wait before a peer whose stream failed (timeout, reset, dial error) gets
+ * new requests, doubled per consecutive failure up to PEER_BACKOFF_MAX_MS.
+ */
+export const PEER_BACKOFF_MS = 500
+export const PEER_BACKOFF_MAX_MS = 10_000
+
+/** Consecutive stream or dial failures after which a peer is dropped from the download. */
+export const MAX_PEER_STRIKES = 3
+
+/**
+ * `missing` answers for chunks a peer advertised, after which it is dropped:
+ * a peer whose bitfield keeps lying would otherwise be asked forever.
+ */
+export const MAX_MISSING_ANSWERS_PER_PEER = 16
+
+/** Candidate peers one download talks to (last-resort peers come on top). */
+export const DEFAULT_MAX_PEERS = 32
+
+/** Dials in progress at once for one download (DESIGN.md: bursts of dials to a busy peer time out). */
+export const MAX_CONCURRENT_DIALS = 8
+
+/** Budget for opening a chunks stream, sized like the overlay's dial timeout for a loaded machine. */
+export const DEFAULT_DIAL_TIMEOUT_MS = 30_000
+
+/**
+ * Bytes of chunks requested but not yet stored, over all peers: bounds a
+ * download's memory when the disk is slower than the network.
+ */
+export const MAX_BUFFERED_CHUNK_BYTES = 64 * 1024 * 1024
+
+/** Chunks of a resumed download read back and verified at once. */
+export const RESUME_CHECK_CONCURRENCY = 4
+
+/** How long a finished download waits for its streams to close gracefully. */
+export const CLOSE_TIMEOUT_MS = 5_000

@@ -1,0 +1,409 @@
+import { logger } from '@libp2p/logger'
+import { readArtifact } from '../content/index.ts'
+import { decodeTestOutcome, decodeTestStart } from '../overlay/index.ts'
+import { applyEvent, createRolloutState, evaluate } from '../rollout/index.ts'
+import { rolloutKey } from '../store/index.ts'
+import { runReleaseTest } from '../testing/index.ts'
+import { SIGNATURE_DOMAINS, openEnvelope } from '../trust/index.ts'
+import type { ChunkStore } from '../content/index.ts'
+import type { Installer } from '../install/index.ts'
+import type { TestOutcome, TestStart } from '../overlay/index.ts'
+import type { VerifiedRelease } from '../release/index.ts'
+import type { RolloutEvent, RolloutState, RolloutView } from '../rollout/index.ts'
+import type { RolloutRecord, RolloutStateName, Store } from '../store/index.ts'
+import type { TestResult } from '../testing/index.ts'
+import type { AppConfig } from './config.ts'
+import type { MemberSeen } from './membership.ts'
+
+const log = logger('mirage:node:rollout')
+
+/** While a rollout is open, its clusters are looked up this often, so new members and electees are seen. */
+export const MEMBER_REFRESH_INTERVAL_MS = 3_000
+
+/**
+ * Representatives are elected from the members a node knows. Machines that
+ * start together (or a release that arrives as they join) would each see
+ * only themselves and all elect themselves, so the election waits for a
+ * lookup that began this long after the node saw the release and finished
+ * its own announcement: time for the others' announcements to land.
+ */
+export const ELECTION_SETTLE_MS = 5_000
+
+/** States a release never leaves on its own. */
+const FINAL_STATES: ReadonlySet<RolloutStateName> = new Set(['installed', 'failed', 'superseded', 'rolled-back'])
+
+export interface AppRolloutInit {
+  app: string
+  config: AppConfig
+  clusterId: string
+  peerId: string
+  store: Store
+  chunks: ChunkStore
+  installer: Installer
+  /** Finds the members of a cluster on the DHT (results arrive through `memberSeen`). */
+  lookupMembers(clusterId: string): Promise<void>
+  /** When this node's own membership announcement first completed, if it has. */
+  announcedAt(): number | undefined
+  knownMembers(clusterId: string): AsyncIterable<MemberSeen>
+  /** Signs and gossips this node's test start / outcome, and takes it in locally. */
+  announceTestStart(release: VerifiedRelease): Promise<void>
+  announceOutcome(release: VerifiedRelease, result: TestResult): Promise<void>
+  /** Fetches the artifact's chunks from peers into `chunks`, reporting bytes per serving peer. */
+  download(release: VerifiedRelease, onChunk: (from: string, bytes: number, held: number) => void, signal: AbortSignal): Promise<void>
+  /** Tells the swarm this node holds the artifact (DHT provider record of its root). */
+  announceHolding(release: VerifiedRelease): Promise<void>
+}
+
+interface Entry { release: VerifiedRelease, state: RolloutState }
+
+/**
+ * Drives one app's releases on this machine: feeds the pure rollout engine
+ * with what the node sees and carries out its decisions (Mirage §4): test as
+ * a representative in a staging copy, or wait for the gate, then download
+ * from peers and install. Every step is persisted with its time, so a
+ * restarted node resumes where it was and anyone can audit the order.
+ */
+export class AppRollout {
+  readonly #init: AppRolloutInit
+  readonly #entries = new Map<string, Entry>()
+  #activeId?: string
+  #staged?: { releaseId: string, path: string }
+  #driving?: Promise<void>
+  #again = false
+  #deadlineTimer?: NodeJS.Timeout
+  #refreshTimer?: NodeJS.Timeout
+  #stopping = new AbortController()
+  /** When the last completed lookup of each cluster's members began. */
+  readonly #lookedUpAt = new Map<string, number>()
+  #settleTimer?: NodeJS.Timeout
+
+  constructor (init: AppRolloutInit) {
+    this.#init = init
+  }
+
+  get app (): string { return this.#init.app }
+
+  get clusterId (): string { return this.#init.clusterId }
+
+  start (): void {
+    this.#stopping = new AbortController()
+    this.#refreshTimer = setInterval(() => { this.#refreshMembers() }, MEMBER_REFRESH_INTERVAL_MS)
+    this.#drive()
+  }
+
+  async stop (): Promise<void> {
+    this.#stopping.abort()
+    clearInterval(this.#refreshTimer)
+    clearTimeout(this.#deadlineTimer)
+    clearTimeout(this.#settleTimer)
+    await this.#driving?.catch(() => {})
+  }
+
+  /** A release of this app passed intake (or was restored from the store). */
+  async addRelease (release: VerifiedRelease, seenAt: number): Promise<void> {
+    if (this.#entries.has(release.id)) return
+    const { config, clusterId, peerId } = this.#init
+    let state = createRolloutState(
+      { id: release.id, plan: release.manifest.plan, testTimeoutMs: release.manifest.test.timeoutMs },
+      { peerId, clusterId, role: config.role },
+      seenAt
+    )
+    // Replay what the store already knows about this release: members, starts, outcomes.
+    for (const cluster of this.#relevantClusters(release)) {
+      for await (const member of this.#init.knownMembers(cluster)) {
+        state = applyEvent(state, { type: 'member-seen', at: member.seenAt, clusterId: member.clusterId, peerId: member.peerId, role: member.role })
+      }
+    }
+    for await (const [, record] of this.#init.store.testStarts.entries({ prefix: `${release.id}/` })) {
+      const start = await decodeStored(record.envelope, SIGNATURE_DOMAINS.testStart, decodeTestStart)
+      if (start !== undefined) state = applyEvent(state, { type: 'test-started', at: eventTime(start.at, record.receivedAt), clusterId: record.clusterId, peerId: record.peerId })
+    }
+    this.#entries.set(release.id, { release, state })
+    const active = this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
+    if (active === undefined || release.manifest.sequence > active.release.manifest.sequence) {
+      if (active !== undefined) await this.#supersede(active.release)
+      this.#activeId = release.id
+    }
+    const existing = await this.#record(release.id)
+    if (existing === undefined) await this.#setState(release, 'seen', 'release received')
+    this.#refreshMembers()
+    this.#drive()
+  }
+
+  /** Outcomes are replayed after all releases are in, since they may name any of them. */
+  async restoreOutcomes (): Promise<void> {
+    for (const [id, entry] of this.#entries) {
+      for await (const [, record] of this.#init.store.outcomes.entries({ prefix: `${id}/` })) {
+        const outcome = await decodeStored(record.envelope, SIGNATURE_DOMAINS.outcome, decodeTestOutcome)
+        if (outcome !== undefined) entry.state = applyEvent(entry.state, { type: 'outcome', at: eventTime(outcome.at, record.receivedAt), clusterId: record.clusterId, peerId: record.peerId, pass: outcome.pass })
+      }
+    }
+    this.#drive()
+  }
+
+  memberSeen (member: MemberSeen): void {
+    this.#applyToAll({ type: 'member-seen', at: member.seenAt, clusterId: member.clusterId, peerId: member.peerId, role: member.role })
+  }
+
+  testStarted (start: TestStart, peerId: string, receivedAt: number): void {
+    this.#applyTo(start.releaseId, { type: 'test-started', at: eventTime(start.at, receivedAt), clusterId: start.clusterId, peerId })
+  }
+
+  outcomeSeen (outcome: TestOutcome, peerId: string, receivedAt: number): void {
+    this.#applyTo(outcome.releaseId, { type: 'outcome', at: eventTime(outcome.at, receivedAt), clusterId: outcome.clusterId, peerId, pass: outcome.pass })
+  }
+
+  /** The engine's view of every release of this app, with this machine's record of each. */
+  async status (now = Date.now()): Promise<Array<{ release: VerifiedRelease, view: RolloutView, record?: RolloutRecord }>> {
+    const out = []
+    for (const [id, entry] of this.#entries) {
+      out.push({ release: entry.release, view: evaluate(entry.state, now), record: await this.#record(id) })
+    }
+    return out.sort((a, b) => b.release.manifest.sequence - a.release.manifest.sequence)
+  }
+
+  #applyToAll (event: RolloutEvent): void {
+    for (const entry of this.#entries.values()) entry.state = applyEvent(entry.state, event)
+    this.#drive()
+  }
+
+  #applyTo (releaseId: string, event: RolloutEvent): void {
+    const entry = this.#entries.get(releaseId)
+    if (entry === undefined) return
+    entry.state = applyEvent(entry.state, event)
+    this.#drive()
+  }
+
+  /** Clusters whose members matter for a release here: ours and every cluster the plan names. */
+  #relevantClusters (release: VerifiedRelease): string[] {
+    return [...new Set([this.#init.clusterId, ...release.manifest.plan.clusters.map(rule => rule.name)])]
+  }
+
+  #refreshMembers (): void {
+    const active = this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
+    if (active === undefined || this.#stopping.signal.aborted) return
+    void this.#record(active.release.id).then(record => {
+      if (record !== undefined && FINAL_STATES.has(record.state)) return
+      for (const cluster of this.#relevantClusters(active.release)) {
+        const began = Date.now()
+        this.#init.lookupMembers(cluster).then(() => {
+          this.#lookedUpAt.set(cluster, Math.max(began, this.#lookedUpAt.get(cluster) ?? 0))
+          this.#drive()
+        }, (err: unknown) => { log('member lookup failed: %e', err) })
+      }
+    })
+  }
+
+  /** Runs the step loop; calls while it runs make it go round once more. */
+  #drive (): void {
+    if (this.#stopping.signal.aborted) return
+    if (this.#driving !== undefined) {
+      this.#again = true
+      return
+    }
+    this.#driving = (async () => {
+      do {
+        this.#again = false
+        await this.#step()
+      } while (this.#again && !this.#stopping.signal.aborted)
+    })().catch((err: unknown) => {
+      if (!this.#stopping.signal.aborted) log.error('%s: rollout step failed: %e', this.#init.app, err)
+    }).finally(() => { this.#driving = undefined })
+  }
+
+  async #step (): Promise<void> {
+    const entry = this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
+    if (entry === undefined) return
+    const { release } = entry
+    const record = await this.#record(release.id)
+    if (record !== undefined && FINAL_STATES.has(record.state)) return
+
+    const now = Date.now()
+    const view = evaluate(entry.state, now)
+    this.#scheduleDeadline(view.nextDeadlineAt, now)
+    const decision = view.self
+    // The role is settled by what the node does: testing makes it a representative, installing without a test a follower.
+    const role = record?.role ?? 'undecided'
+
+    switch (decision.action) {
+      case 'wait':
+        await this.#setState(release, 'waiting', decision.reason, role)
+        return
+      case 'blocked':
+        this.#discardStaged()
+        await this.#setState(release, 'blocked', decision.reason, role)
+        return
+      case 'test': {
+        // An election on a view that holds only ourselves would make every
+        // machine a representative: look the cluster up once before acting.
+        const announced = this.#init.announcedAt()
+        const settledAt = Math.max(record?.at.seen ?? now, announced ?? now) + ELECTION_SETTLE_MS
+        const lookedUp = this.#lookedUpAt.get(this.#init.clusterId) ?? 0
+        const started = await this.#init.store.testStarts.has(`${release.id}/${this.#init.clusterId}/${this.#init.peerId}`)
+        if ((announced === undefined || lookedUp < settledAt) && !started) {
+          await this.#setState(release, 'waiting', `learning the members of cluster ${this.#init.clusterId} before the election`, role)
+          clearTimeout(this.#settleTimer)
+          this.#settleTimer = setTimeout(() => { this.#refreshMembers() }, Math.max(0, settledAt - now) + 10)
+          return
+        }
+        await this.#testAsRepresentative(release, decision.reason)
+        return
+      }
+      case 'install':
+        await this.#install(release, decision.reason, record?.role === 'representative' ? 'representative' : 'follower')
+    }
+  }
+
+  async #testAsRepresentative (release: VerifiedRelease, reason: string): Promise<void> {
+    const key = `${release.id}/${this.#init.clusterId}/${this.#init.peerId}`
+    if (!await this.#init.store.testStarts.has(key)) await this.#init.announceTestStart(release)
+    await this.#download(release, 'representative', reason)
+    await this.#setState(release, 'testing', `testing as a representative (${reason})`, 'representative')
+    const staged = await this.#stage(release)
+    const result = await runReleaseTest({
+      cwd: staged,
+      command: release.manifest.test.command,
+      timeoutMs: release.manifest.test.timeoutMs,
+      env: {
+        ...this.#init.config.testEnv,
+        MIRAGE_APP: this.#init.app,
+        MIRAGE_CLUSTER: this.#init.clusterId,
+        MIRAGE_INSTALL_DIR: this.#init.config.installDir
+      },
+      signal: this.#stopping.signal
+    })
+    log('%s %s test %s (exit %s, %d ms)', this.#init.app, release.manifest.version, result.pass ? 'passed' : 'FAILED', result.exitCode, result.durationMs)
+    // The test may have written into its copy: what gets installed is a fresh one.
+    this.#discardStaged()
+    if (!result.pass) {
+      await this.#setState(release, 'failed', `the release's test failed here: ${describeResult(result)}`, 'representative')
+    }
+    // Our own outcome reaches the engine through intake; the next step installs on a pass.
+    await this.#init.announceOutcome(release, result)
+  }
+
+  async #install (release: VerifiedRelease, reason: string, role: 'representative' | 'follower'): Promise<void> {
+    await this.#download(release, role, reason)
+    await this.#setState(release, 'installing', reason, role)
+    const staged = await this.#stage(release)
+    const name = `${release.manifest.version}-${release.id.slice(-10)}`
+    const { previous } = await this.#init.installer.install(staged, name)
+    this.#staged = undefined
+    const previousRecord = await this.#init.store.installs.get(this.#init.app)
+    await this.#init.store.installs.put(this.#init.app, {
+      app: this.#init.app,
+      state: 'installed',
+      releaseId: release.id,
+      version: release.manifest.version,
+      sequence: release.manifest.sequence,
+      ...(previousRecord?.releaseId !== undefined ? { previousReleaseId: previousRecord.releaseId } : {}),
+      updatedAt: Date.now()
+    })
+    await this.#setState(release, 'installed', `installed ${release.manifest.version}${previous === undefined ? '' : ` over ${previous}`}`, role)
+    log('%s installed %s as %s', this.#init.app, release.manifest.version, role)
+  }
+
+  async #download (release: VerifiedRelease, role: 'representative' | 'follower', reason: string): Promise<void> {
+    const { artifact } = release.manifest
+    let held = 0
+    for (const digest of artifact.chunks) if (await this.#init.chunks.has(digest)) held++
+    if (held === artifact.chunks.length) return
+    await this.#setState(release, 'downloading', reason, role, { chunksHeld: held })
+    const bytesFrom: Record<string, number> = { ...(await this.#record(release.id))?.bytesFrom }
+    let lastPersist = 0
+    await this.#init.download(release, (from, bytes, nowHeld) => {
+      bytesFrom[from] = (bytesFrom[from] ?? 0) + bytes
+      // Progress is persisted at most every 250 ms: enough for status, cheap on the disk.
+      if (Date.now() - lastPersist > 250 || nowHeld === artifact.chunks.length) {
+        lastPersist = Date.now()
+        void this.#patch(release.id, { chunksHeld: nowHeld, bytesFrom: { ...bytesFrom } })
+      }
+    }, this.#stopping.signal)
+    await this.#patch(release.id, { chunksHeld: artifact.chunks.length, bytesFrom })
+    await this.#init.announceHolding(release)
+  }
+
+  async #stage (release: VerifiedRelease): Promise<string> {
+    if (this.#staged?.releaseId === release.id) return this.#staged.path
+    this.#discardStaged()
+    const path = await this.#init.installer.stage(readArtifact(this.#init.chunks, release.manifest.artifact))
+    this.#staged = { releaseId: release.id, path }
+    return path
+  }
+
+  #discardStaged (): void {
+    if (this.#staged === undefined) return
+    const { path } = this.#staged
+    this.#staged = undefined
+    this.#init.installer.discard(path).catch((err: unknown) => { log('discarding %s failed: %e', path, err) })
+  }
+
+  async #supersede (older: VerifiedRelease): Promise<void> {
+    const record = await this.#record(older.id)
+    if (record !== undefined && FINAL_STATES.has(record.state)) return
+    await this.#setState(older, 'superseded', 'a newer release of the app arrived')
+  }
+
+  #scheduleDeadline (at: number | undefined, now: number): void {
+    clearTimeout(this.#deadlineTimer)
+    if (at === undefined || this.#stopping.signal.aborted) return
+    this.#deadlineTimer = setTimeout(() => { this.#drive() }, Math.max(0, at - now) + 5)
+  }
+
+  async #record (releaseId: string): Promise<RolloutRecord | undefined> {
+    return this.#init.store.rollouts.get(rolloutKey({ app: this.#init.app, releaseId }))
+  }
+
+  async #setState (release: VerifiedRelease, state: RolloutStateName, reason: string, role?: RolloutRecord['role'], extra: Partial<RolloutRecord> = {}): Promise<void> {
+    const now = Date.now()
+    const existing = await this.#record(release.id)
+    const record: RolloutRecord = {
+      app: this.#init.app,
+      releaseId: release.id,
+      clusterId: this.#init.clusterId,
+      state,
+      role: role ?? existing?.role ?? 'undecided',
+      reason,
+      chunksHeld: existing?.chunksHeld ?? 0,
+      chunksTotal: release.manifest.artifact.chunks.length,
+      bytesFrom: existing?.bytesFrom ?? {},
+      // The first time each state was entered: never overwritten.
+      at: { [state]: now, ...existing?.at },
+      updatedAt: now,
+      ...extra
+    }
+    if (existing !== undefined && existing.state === record.state && existing.reason === record.reason && existing.role === record.role && existing.chunksHeld === record.chunksHeld) return
+    await this.#init.store.rollouts.put(rolloutKey(record), record)
+  }
+
+  async #patch (releaseId: string, changes: Partial<RolloutRecord>): Promise<void> {
+    const existing = await this.#record(releaseId)
+    if (existing === undefined) return
+    await this.#init.store.rollouts.put(rolloutKey(existing), { ...existing, ...changes, updatedAt: Date.now() })
+  }
+}
+
+function describeResult (result: TestResult): string {
+  if (result.timedOut) return `timed out after ${result.durationMs} ms`
+  if (result.signal !== null) return `killed by ${result.signal}`
+  return `exit code ${result.exitCode ?? 'none'}`
+}
+
+/**
+ * When a start or outcome happened, for the engine: the signer's own time,
+ * so an outcome that reached us late (through sync, after we were offline)
+ * is not mistaken for silence; never later than when we received it, so a
+ * clock in the future cannot stretch a deadline.
+ */
+function eventTime (signedAt: number, receivedAt: number): number {
+  return Math.min(signedAt, receivedAt)
+}
+
+async function decodeStored<T> (envelope: Uint8Array, domain: 'outcome' | 'test-start', decode: (payload: Uint8Array) => T): Promise<T | undefined> {
+  try {
+    return decode((await openEnvelope(envelope, domain)).payload)
+  } catch {
+    // Stored records passed intake; one that no longer decodes is skipped, not fatal.
+    return undefined
+  }
+}

@@ -1,0 +1,106 @@
+import { readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import { multiaddr } from '@multiformats/multiaddr'
+import { z } from 'zod'
+import { CLUSTER_NAME_PATTERN } from '../release/index.ts'
+import { APP_NAME_PATTERN, publicKeyFromText } from '../trust/index.ts'
+import { ConfigError } from './errors.ts'
+
+/** How often a node re-announces its cluster membership on the DHT. */
+export const DEFAULT_ANNOUNCE_INTERVAL_MS = 60_000
+/** How often a node asks a random peer for what it missed (anti-entropy; gossip is not storage). */
+export const DEFAULT_SYNC_INTERVAL_MS = 30_000
+
+export interface AppConfig {
+  /** Vendor public keys trusted to sign this app's releases. */
+  vendorKeys: string[]
+  /** Where versions are installed; `current` points at the live one. */
+  installDir: string
+  cluster: { name?: string, files?: string[], env?: string[] }
+  role: 'auto' | 'representative' | 'follower'
+  /** 0 means unlimited. */
+  uploadBytesPerSecond: number
+  /**
+   * Environment given to the release's test on this machine, besides
+   * MIRAGE_APP, MIRAGE_CLUSTER and MIRAGE_INSTALL_DIR: where the app's
+   * configuration lives, say, so the vendor's test exercises this machine.
+   */
+  testEnv: Record<string, string>
+}
+
+export interface NodeConfig {
+  /** Absolute path of the config file, for messages. */
+  file: string
+  dataDir: string
+  listen: string[]
+  bootstrap: string[]
+  apps: Record<string, AppConfig>
+  announceIntervalMs: number
+  syncIntervalMs: number
+  /** Node-wide upload limit for chunks, bytes per second; 0 means the apps' limits decide. */
+  uploadBytesPerSecond: number
+}
+
+const multiaddrText = z.string().refine(text => { try { multiaddr(text); return true } catch { return false } }, 'is not a multiaddr')
+const keyText = z.string().refine(text => { try { publicKeyFromText(text); return true } catch { return false } }, 'is not an Ed25519 public key (12D3KooW…)')
+
+const appSchema = z.strictObject({
+  vendorKeys: z.array(keyText).min(1, 'needs at least one trusted vendor key'),
+  installDir: z.string().min(1),
+  cluster: z.strictObject({
+    name: z.string().regex(CLUSTER_NAME_PATTERN, 'must be 1-64 letters, digits, ".", "_" or "-"').optional(),
+    files: z.array(z.string().min(1)).max(1000).optional(),
+    env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name')).max(1000).optional()
+  }).default({}),
+  role: z.enum(['auto', 'representative', 'follower']).default('auto'),
+  uploadBytesPerSecond: z.int().min(0).default(0),
+  testEnv: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name'), z.string().max(4096)).default({})
+})
+
+const configSchema = z.strictObject({
+  dataDir: z.string().min(1),
+  listen: z.array(multiaddrText).min(1).default(['/ip4/127.0.0.1/tcp/0']),
+  bootstrap: z.array(multiaddrText.refine(text => text.includes('/p2p/'), 'must end in /p2p/<peer id>')).default([]),
+  apps: z.record(z.string().regex(APP_NAME_PATTERN, 'app names are lowercase letters, digits, ".", "_" or "-"'), appSchema).default({}),
+  announceIntervalMs: z.int().min(1_000).default(DEFAULT_ANNOUNCE_INTERVAL_MS),
+  syncIntervalMs: z.int().min(1_000).default(DEFAULT_SYNC_INTERVAL_MS),
+  uploadBytesPerSecond: z.int().min(0).default(0)
+})
+
+/** Parses a config (JSON text); relative paths are taken from the config file's folder. */
+export function parseNodeConfig (text: string, file: string): NodeConfig {
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError('', `${file} is not valid JSON: ${(err as Error).message}`, { cause: err })
+  }
+  const parsed = configSchema.safeParse(raw)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const path = (issue?.path ?? []).map((part, i) => typeof part === 'number' ? `[${part}]` : `${i === 0 ? '' : '.'}${String(part)}`).join('')
+    const message = issue?.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map(k => `"${k}"`).join(', ')}` : (issue?.message ?? 'invalid')
+    throw new ConfigError(path, message)
+  }
+  const base = dirname(resolve(file))
+  const config = parsed.data
+  const apps: Record<string, AppConfig> = {}
+  for (const [app, appConfig] of Object.entries(config.apps)) {
+    apps[app] = {
+      ...appConfig,
+      installDir: resolve(base, appConfig.installDir),
+      cluster: { ...appConfig.cluster, files: appConfig.cluster.files?.map(f => resolve(base, f)) }
+    }
+  }
+  return { ...config, file: resolve(file), dataDir: resolve(base, config.dataDir), apps }
+}
+
+export async function loadNodeConfig (file: string): Promise<NodeConfig> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError('', `cannot read ${file}: ${(err as Error).message}`, { cause: err })
+  }
+  return parseNodeConfig(text, file)
+}

@@ -1,0 +1,116 @@
+import { rm, stat } from 'node:fs/promises'
+import { createServer, request } from 'node:http'
+import { join } from 'node:path'
+import { logger } from '@libp2p/logger'
+import { ControlError } from './errors.ts'
+import type { Server } from 'node:http'
+
+const log = logger('mirage:node:control')
+
+/**
+ * The local control API: HTTP over a Unix socket in the data dir, so only
+ * users who can reach the data dir can talk to the node (no TCP port, no
+ * credentials to manage). `mirage node status` and `vendor seed` use it.
+ */
+export const CONTROL_SOCKET = 'control.sock'
+/** A control request carries at most a path; anything bigger is not ours. */
+const MAX_CONTROL_BODY_BYTES = 64 * 1024
+/** The CLI waits this long for a running node to answer. */
+export const CONTROL_TIMEOUT_MS = 15_000
+
+export function controlSocketPath (dataDir: string): string {
+  return join(dataDir, CONTROL_SOCKET)
+}
+
+export interface ControlHandlers {
+  status(): Promise<unknown>
+  /** Seeds only: takes a further release directory without a restart. */
+  addRelease?(dir: string): Promise<unknown>
+}
+
+export async function startControlServer (dataDir: string, handlers: ControlHandlers): Promise<{ close(): Promise<void> }> {
+  const path = controlSocketPath(dataDir)
+  if (await controlAnswers(path)) throw new ControlError(`another Mirage node is already running on ${dataDir}`)
+  // A socket file left by a node that crashed: nobody answers on it.
+  await rm(path, { force: true })
+  const server: Server = createServer((req, res) => {
+    const reply = (code: number, body: unknown): void => {
+      res.writeHead(code, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(body))
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.byteLength
+      if (size > MAX_CONTROL_BODY_BYTES) req.destroy()
+      else chunks.push(chunk)
+    })
+    req.on('end', () => {
+      void (async () => {
+        try {
+          if (req.method === 'GET' && req.url === '/status') {
+            reply(200, await handlers.status())
+          } else if (req.method === 'POST' && req.url === '/releases' && handlers.addRelease !== undefined) {
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { dir?: unknown }
+            if (typeof body.dir !== 'string') return reply(400, { error: 'body must be {"dir": "<release dir>"}' })
+            reply(200, await handlers.addRelease(body.dir))
+          } else {
+            reply(404, { error: `no such control endpoint: ${req.method ?? ''} ${req.url ?? ''}` })
+          }
+        } catch (err) {
+          log('control request failed: %e', err)
+          reply(500, { error: (err as Error).message, name: (err as Error).name })
+        }
+      })()
+    })
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(path, () => { server.off('error', reject); resolve() })
+  })
+  return {
+    async close () {
+      await new Promise<void>(resolve => server.close(() => { resolve() }))
+      server.closeAllConnections()
+      await rm(path, { force: true })
+    }
+  }
+}
+
+/** Calls a running node's control API; throws ControlError when none answers. */
+export async function callControl (dataDir: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+  const socketPath = controlSocketPath(dataDir)
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method, path, headers: { 'content-type': 'application/json' }, timeout: CONTROL_TIMEOUT_MS }, res => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => {
+        let parsed: unknown
+        try {
+          parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+        } catch (err) {
+          reject(new ControlError(`the node on ${dataDir} answered with something that is not JSON`, { cause: err }))
+          return
+        }
+        if (res.statusCode !== 200) {
+          reject(new ControlError(`the node on ${dataDir} refused: ${(parsed as { error?: string }).error ?? res.statusCode}`))
+          return
+        }
+        resolve(parsed)
+      })
+    })
+    req.on('timeout', () => { req.destroy(new Error('timed out')) })
+    req.on('error', err => { reject(new ControlError(`no Mirage node is running on ${dataDir} (${(err as NodeJS.ErrnoException).code ?? err.message})`, { cause: err })) })
+    req.end(body === undefined ? undefined : JSON.stringify(body))
+  })
+}
+
+async function controlAnswers (path: string): Promise<boolean> {
+  if (await stat(path).then(() => false, () => true)) return false
+  return new Promise(resolve => {
+    const req = request({ socketPath: path, method: 'GET', path: '/status', timeout: 2_000 }, res => { res.resume(); resolve(true) })
+    req.on('timeout', () => { req.destroy(); resolve(false) })
+    req.on('error', () => { resolve(false) })
+    req.end()
+  })
+}

@@ -1,0 +1,81 @@
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { logger } from '@libp2p/logger'
+import { TOPIC_KINDS, parseTopicName, topicName } from '../overlay/index.ts'
+import { MAX_ENVELOPE_BYTES, decodeCanonical } from '../trust/index.ts'
+import type { MessageIntake, IntakeVerdict } from './message-intake.ts'
+import type { OverlayLibp2p, SyncItemKind, TopicKind } from '../overlay/index.ts'
+
+const log = logger('mirage:node:gossip')
+
+const VERDICTS: Record<IntakeVerdict, TopicValidatorResult> = {
+  accept: TopicValidatorResult.Accept,
+  ignore: TopicValidatorResult.Ignore,
+  reject: TopicValidatorResult.Reject
+}
+
+/**
+ * The app's gossip topics. Every message is validated (and, if new,
+ * persisted and acted on) by the intake before gossipsub forwards it;
+ * forged or malformed messages are rejected so the sender is scored down.
+ */
+export class AppGossip {
+  readonly #libp2p: OverlayLibp2p
+  readonly #intake: MessageIntake
+  readonly #apps = new Set<string>()
+
+  constructor (libp2p: OverlayLibp2p, intake: MessageIntake) {
+    this.#libp2p = libp2p
+    this.#intake = intake
+  }
+
+  join (app: string): void {
+    if (this.#apps.has(app)) return
+    this.#apps.add(app)
+    const pubsub = this.#libp2p.services.pubsub
+    for (const kind of TOPIC_KINDS) {
+      const topic = topicName(app, kind)
+      pubsub.topicValidators.set(topic, async (_peer, message) => VERDICTS[await this.#validate(topic, message.data)])
+      pubsub.subscribe(topic)
+    }
+  }
+
+  leaveAll (): void {
+    const pubsub = this.#libp2p.services.pubsub
+    for (const app of this.#apps) {
+      for (const kind of TOPIC_KINDS) {
+        pubsub.unsubscribe(topicName(app, kind))
+        pubsub.topicValidators.delete(topicName(app, kind))
+      }
+    }
+    this.#apps.clear()
+  }
+
+  /** Publishes a signed envelope; a swarm with no subscriber yet is fine (sync catches up). */
+  async publish (app: string, kind: TopicKind, envelope: Uint8Array): Promise<void> {
+    try {
+      await this.#libp2p.services.pubsub.publish(topicName(app, kind), envelope)
+    } catch (err) {
+      log('publishing on %s failed: %e', topicName(app, kind), err)
+    }
+  }
+
+  async #validate (topic: string, data: Uint8Array): Promise<IntakeVerdict> {
+    const parsed = parseTopicName(topic)
+    if (parsed === undefined) return 'reject'
+    const kind = itemKind(parsed.kind, data)
+    if (kind === undefined) return 'reject'
+    return this.#intake.take(kind, data, parsed.app)
+  }
+}
+
+/** The outcomes topic carries two kinds of envelope; the signature domain says which. */
+function itemKind (topic: TopicKind, data: Uint8Array): SyncItemKind | undefined {
+  if (topic === 'releases') return 'release'
+  if (topic === 'overrides') return 'override'
+  try {
+    const fields = decodeCanonical(data, MAX_ENVELOPE_BYTES, 'gossip message') as { d?: unknown }
+    if (fields.d === 'test-start') return 'test-start'
+    if (fields.d === 'outcome') return 'outcome'
+  } catch {}
+  return undefined
+}

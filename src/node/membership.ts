@@ -1,0 +1,122 @@
+import { logger } from '@libp2p/logger'
+import { MEMBER_ROLES, membershipKeyCid } from '../overlay/index.ts'
+import { membershipKey } from '../store/index.ts'
+import type { MemberRole, OverlayLibp2p } from '../overlay/index.ts'
+import type { Store } from '../store/index.ts'
+
+const log = logger('mirage:node:membership')
+
+/** A DHT lookup of one cluster's members must not stall the node; 10 s covers a loaded local swarm. */
+export const MEMBER_LOOKUP_TIMEOUT_MS = 10_000
+/** A lookup stops after this many providers per role key: bounds what a flood of fake announcements can cost. */
+export const MAX_PROVIDERS_PER_LOOKUP = 1_000
+
+export interface MemberSeen { app: string, clusterId: string, peerId: string, role: MemberRole, seenAt: number }
+
+export interface MembershipInit {
+  libp2p: OverlayLibp2p
+  store: Store
+  /** This node's own cluster per app, and its role preference. */
+  own: Array<{ app: string, clusterId: string, role: MemberRole }>
+  announceIntervalMs: number
+  onMember(member: MemberSeen): void
+}
+
+/**
+ * Cluster membership on the DHT (Mirage §4.1, issue 3 item 2): a node
+ * announces itself as a provider of the key of (app, cluster, role), and
+ * finds a cluster's members with `findProviders` over the three role keys.
+ * Every member seen is persisted, so a restarted node remembers its cluster.
+ */
+export class Membership {
+  readonly #init: MembershipInit
+  #timer?: NodeJS.Timeout
+  #stopping = new AbortController()
+  readonly #lookups = new Map<string, Promise<void>>()
+  readonly #announcedAt = new Map<string, number>()
+
+  constructor (init: MembershipInit) {
+    this.#init = init
+  }
+
+  async start (): Promise<void> {
+    if (this.#timer !== undefined) return
+    this.#stopping = new AbortController()
+    for (const own of this.#init.own) await this.#remember({ ...own, peerId: this.#init.libp2p.peerId.toString(), seenAt: Date.now() })
+    void this.#announceAll()
+    this.#timer = setInterval(() => { void this.#announceAll() }, this.#init.announceIntervalMs)
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.#timer)
+    this.#timer = undefined
+    this.#stopping.abort()
+    await Promise.allSettled(this.#lookups.values())
+  }
+
+  /** When this node's announcement for an app first completed. */
+  announcedAt (app: string): number | undefined {
+    return this.#announcedAt.get(app)
+  }
+
+  /** Members known from the store (what earlier lookups and announcements found). */
+  async * known (app: string, clusterId: string): AsyncGenerator<MemberSeen> {
+    for await (const [, record] of this.#init.store.memberships.entries({ prefix: `${app}/${clusterId}/` })) {
+      yield record
+    }
+  }
+
+  /** Looks a cluster up on the DHT; concurrent lookups of one cluster share one query. */
+  async lookup (app: string, clusterId: string): Promise<void> {
+    const key = `${app}/${clusterId}`
+    const running = this.#lookups.get(key)
+    if (running !== undefined) return running
+    const lookup = this.#lookupNow(app, clusterId).finally(() => this.#lookups.delete(key))
+    this.#lookups.set(key, lookup)
+    return lookup
+  }
+
+  /** A known member, or one a fresh lookup finds: only members' outcomes count. */
+  async isMember (app: string, clusterId: string, peerId: string): Promise<boolean> {
+    const key = membershipKey({ app, clusterId, peerId })
+    if (await this.#init.store.memberships.has(key)) return true
+    await this.lookup(app, clusterId)
+    return this.#init.store.memberships.has(key)
+  }
+
+  async #lookupNow (app: string, clusterId: string): Promise<void> {
+    const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(MEMBER_LOOKUP_TIMEOUT_MS)])
+    await Promise.all(MEMBER_ROLES.map(async role => {
+      const cid = await membershipKeyCid(app, clusterId, role)
+      let count = 0
+      try {
+        for await (const provider of this.#init.libp2p.contentRouting.findProviders(cid, { signal })) {
+          await this.#remember({ app, clusterId, role, peerId: provider.id.toString(), seenAt: Date.now() })
+          if (++count >= MAX_PROVIDERS_PER_LOOKUP) break
+        }
+      } catch (err) {
+        if (!signal.aborted) log('lookup of %s/%s (%s) failed: %e', app, clusterId, role, err)
+      }
+    }))
+  }
+
+  async #remember (member: MemberSeen): Promise<void> {
+    const key = membershipKey(member)
+    const known = await this.#init.store.memberships.get(key)
+    if (known === undefined || known.role !== member.role) {
+      await this.#init.store.memberships.put(key, member)
+    }
+    this.#init.onMember(member)
+  }
+
+  async #announceAll (): Promise<void> {
+    for (const own of this.#init.own) {
+      try {
+        await this.#init.libp2p.contentRouting.provide(await membershipKeyCid(own.app, own.clusterId, own.role), { signal: this.#stopping.signal })
+        if (!this.#announcedAt.has(own.app)) this.#announcedAt.set(own.app, Date.now())
+      } catch (err) {
+        if (!this.#stopping.signal.aborted) log('announcing %s/%s failed: %e', own.app, own.clusterId, err)
+      }
+    }
+  }
+}

@@ -1,0 +1,121 @@
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { logger } from '@libp2p/logger'
+import { decodeTestOutcome, decodeTestStart } from '../overlay/index.ts'
+import { openRelease } from '../release/index.ts'
+import { SIGNATURE_DOMAINS, openEnvelope } from '../trust/index.ts'
+import type { SyncItemKind, TestOutcome, TestStart } from '../overlay/index.ts'
+import type { VerifiedRelease } from '../release/index.ts'
+import type { Store } from '../store/index.ts'
+import type { TrustedVendorKeys } from '../trust/index.ts'
+
+const log = logger('mirage:node:intake')
+
+/** Gossipsub's verdicts: reject scores the sender down, ignore just drops. */
+export type IntakeVerdict = 'accept' | 'ignore' | 'reject'
+
+export interface IntakeComponents {
+  store: Store
+  trust: TrustedVendorKeys
+  /** Sequence of the installed release of an app, if any (rollback protection). */
+  installedSequence(app: string): Promise<number | undefined>
+  /**
+   * Whether a peer is a member of a cluster; may look the cluster up on the
+   * DHT when the peer is not known yet. Only members' outcomes count.
+   */
+  isMember(app: string, clusterId: string, peerId: string): Promise<boolean>
+  onRelease(release: VerifiedRelease, receivedAt: number): void
+  onTestStart(start: TestStart, peerId: string, receivedAt: number): void
+  onOutcome(outcome: TestOutcome, peerId: string, receivedAt: number): void
+}
+
+/**
+ * Every signed message enters here, from gossip or from sync, and is
+ * validated the same way before anything is stored or acted on: forged or
+ * malformed input is rejected and leaves the node's state untouched.
+ */
+export class MessageIntake {
+  readonly #c: IntakeComponents
+
+  constructor (components: IntakeComponents) {
+    this.#c = components
+  }
+
+  async take (kind: SyncItemKind, bytes: Uint8Array, expectedApp?: string): Promise<IntakeVerdict> {
+    try {
+      switch (kind) {
+        case 'release': return await this.#release(bytes, expectedApp)
+        case 'test-start': return await this.#testStart(bytes, expectedApp)
+        case 'outcome': return await this.#outcome(bytes, expectedApp)
+        case 'override': return 'ignore' // halt/clear arrive with issue 5; never forwarded until validated
+      }
+    } catch (err) {
+      log('rejected %s: %s', kind, (err as Error).message)
+      return 'reject'
+    }
+  }
+
+  async #release (bytes: Uint8Array, expectedApp: string | undefined): Promise<IntakeVerdict> {
+    // Forged, malformed, untrusted or expired: thrown, hence rejected.
+    const release = await openRelease(bytes, { trust: this.#c.trust })
+    const { app, sequence } = release.manifest
+    if (expectedApp !== undefined && app !== expectedApp) throw new Error(`release for ${app} on the topic of ${expectedApp}`)
+    if (await this.#c.store.releases.has(release.id)) return 'accept'
+    const installed = await this.#c.installedSequence(app)
+    // An older release is no forgery (an honest peer may still hold it): drop it without scoring anyone down.
+    if (installed !== undefined && sequence <= installed) return 'ignore'
+    const receivedAt = Date.now()
+    await this.#c.store.releases.put(release.id, { releaseId: release.id, app, sequence, envelope: bytes, receivedAt })
+    log('release %s %s (%s)', app, release.manifest.version, release.id)
+    this.#c.onRelease(release, receivedAt)
+    return 'accept'
+  }
+
+  async #testStart (bytes: Uint8Array, expectedApp: string | undefined): Promise<IntakeVerdict> {
+    const envelope = await openEnvelope(bytes, SIGNATURE_DOMAINS.testStart)
+    const start = decodeTestStart(envelope.payload)
+    const peerId = peerIdFromPublicKey(envelope.signer).toString()
+    const verdict = await this.#checkRolloutMessage(start, peerId, expectedApp)
+    if (verdict !== 'accept') return verdict
+    const key = `${start.releaseId}/${start.clusterId}/${peerId}`
+    if (await this.#c.store.testStarts.has(key)) return 'accept'
+    const receivedAt = Date.now()
+    await this.#c.store.testStarts.put(key, { releaseId: start.releaseId, clusterId: start.clusterId, peerId, envelope: bytes, receivedAt })
+    this.#c.onTestStart(start, peerId, receivedAt)
+    return 'accept'
+  }
+
+  async #outcome (bytes: Uint8Array, expectedApp: string | undefined): Promise<IntakeVerdict> {
+    const envelope = await openEnvelope(bytes, SIGNATURE_DOMAINS.outcome)
+    const outcome = decodeTestOutcome(envelope.payload)
+    const peerId = peerIdFromPublicKey(envelope.signer).toString()
+    const verdict = await this.#checkRolloutMessage(outcome, peerId, expectedApp)
+    if (verdict !== 'accept') return verdict
+    const key = `${outcome.releaseId}/${outcome.clusterId}/${peerId}`
+    const known = await this.#c.store.outcomes.get(key)
+    // One outcome per member and release: a second, different one is kept out (the first is signed and binding).
+    if (known !== undefined) return 'accept'
+    const receivedAt = Date.now()
+    await this.#c.store.outcomes.put(key, { releaseId: outcome.releaseId, clusterId: outcome.clusterId, peerId, envelope: bytes, receivedAt })
+    log('outcome %s for %s in %s: %s', peerId, outcome.releaseId, outcome.clusterId, outcome.pass ? 'pass' : 'FAIL')
+    this.#c.onOutcome(outcome, peerId, receivedAt)
+    return 'accept'
+  }
+
+  /** Shared rules of test starts and outcomes: right app, known release, signer is a member of the cluster it speaks for. */
+  async #checkRolloutMessage (message: TestStart | TestOutcome, peerId: string, expectedApp: string | undefined): Promise<IntakeVerdict> {
+    if (expectedApp !== undefined && message.app !== expectedApp) throw new Error(`message for ${message.app} on the topic of ${expectedApp}`)
+    const release = await this.#c.store.releases.get(message.releaseId)
+    // Unknown release: it may simply not have reached us yet; sync will bring both.
+    if (release === undefined) return 'ignore'
+    if (release.app !== message.app) throw new Error(`release ${message.releaseId} is not a release of ${message.app}`)
+    // Not (yet) a known member: a forgery and a membership record still on
+    // its way through the DHT look alike, so the message is dropped without
+    // scoring the sender down, and never stored or counted. An honest one
+    // comes back through sync once its sender's announcement is found.
+    if (!await this.#c.isMember(message.app, message.clusterId, peerId)) {
+      log('ignored a message by %s, not a known member of cluster %s', peerId, message.clusterId)
+      return 'ignore'
+    }
+    return 'accept'
+  }
+}

@@ -1,0 +1,336 @@
+import { join } from 'node:path'
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
+import { logger } from '@libp2p/logger'
+import { multiaddr } from '@multiformats/multiaddr'
+import { openChunkStore } from '../content/index.ts'
+import { computeClusterId } from '../env/index.ts'
+import { downloadArtifact, libp2pChunkDialer } from '../fetch/index.ts'
+import { openInstaller } from '../install/index.ts'
+import { SyncServer, createChunkServer, createOverlayLibp2p, encodeTestOutcome, encodeTestStart } from '../overlay/index.ts'
+import { readSignedRelease } from '../release/index.ts'
+import { openStore } from '../store/index.ts'
+import { SIGNATURE_DOMAINS, publicKeyFromText, sealEnvelope, trustedVendorKeys } from '../trust/index.ts'
+import { AppGossip } from './gossip.ts'
+import { AppRollout } from './app-rollout.ts'
+import { startControlServer } from './control-server.ts'
+import { HeldChunks } from './held-chunks.ts'
+import { loadOrCreatePeerKey } from './identity.ts'
+import { Membership } from './membership.ts'
+import { MessageIntake } from './message-intake.ts'
+import { PeerSync } from './peer-sync.ts'
+import { importReleaseDir } from './seed-release.ts'
+import { buildNodeStatus } from './node-status.ts'
+import type { ChunkStore } from '../content/index.ts'
+import type { OverlayLibp2p, SyncItem } from '../overlay/index.ts'
+import type { VerifiedRelease } from '../release/index.ts'
+import type { Store } from '../store/index.ts'
+import type { TrustedVendorKeys } from '../trust/index.ts'
+import type { NodeConfig } from './config.ts'
+import type { NodeStatus } from './node-status.ts'
+import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
+
+const log = logger('mirage:node')
+
+/** A node asks the DHT for holders of a root at most this often while downloading. */
+const PROVIDER_REFRESH_MS = 2_000
+const PROVIDER_LOOKUP_TIMEOUT_MS = 5_000
+/** Bootstrap dials are retried with backoff up to this many times: a busy bootstrap peer is the norm, not the exception. */
+const MAX_BOOTSTRAP_ATTEMPTS = 8
+
+export interface MirageNodeInit {
+  config: NodeConfig
+  /**
+   * Runs as the vendor's seed: the node's identity is the vendor key, it
+   * trusts only that key and serves the releases it is given.
+   */
+  seed?: { vendorKey: Ed25519PrivateKey }
+}
+
+export interface MirageNode {
+  readonly peerId: PeerId
+  readonly libp2p: OverlayLibp2p
+  multiaddrs(): string[]
+  status(): Promise<NodeStatus>
+  /** Seeds only: serves and announces one more release directory. */
+  seedRelease(dir: string): Promise<VerifiedRelease>
+  stop(): Promise<void>
+}
+
+/**
+ * Starts a Mirage node: store (with its schema check), identity, libp2p,
+ * protocols, membership, then the rollout of every configured app. Stops
+ * in reverse. One plain ordered function, as the conventions ask.
+ */
+export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode> {
+  const { config } = init
+  const stack: Array<() => Promise<void>> = []
+  const stopAll = async (): Promise<void> => {
+    for (const stop of stack.reverse()) await stop().catch((err: unknown) => { log.error('stop step failed: %e', err) })
+    stack.length = 0
+  }
+  try {
+    const store: Store = await openStore({ dir: join(config.dataDir, 'store') })
+    stack.push(async () => { await store.close() })
+    const chunks: ChunkStore = await openChunkStore(join(config.dataDir, 'chunks'))
+    const held = new HeldChunks(chunks)
+    const privateKey = init.seed?.vendorKey ?? await loadOrCreatePeerKey(config.dataDir)
+
+    const libp2p = await createOverlayLibp2p({ privateKey, listen: config.listen })
+    stack.push(async () => { await libp2p.stop() })
+    const peerId = libp2p.peerId.toString()
+
+    const vendorText = init.seed === undefined ? undefined : init.seed.vendorKey.publicKey.toString()
+    const trust: TrustedVendorKeys = vendorText === undefined
+      ? trustedVendorKeys(Object.fromEntries(Object.entries(config.apps).map(([app, c]) => [app, c.vendorKeys])))
+      : trustEveryAppOf(vendorText)
+
+    const rollouts = new Map<string, AppRollout>()
+    const membership = new Membership({
+      libp2p,
+      store,
+      own: await Promise.all(Object.entries(config.apps).map(async ([app, c]) => ({ app, clusterId: await computeClusterId(app, c.cluster), role: c.role }))),
+      announceIntervalMs: config.announceIntervalMs,
+      onMember: member => rollouts.get(member.app)?.memberSeen(member)
+    })
+
+    let gossip: AppGossip | undefined
+    const seededApps = new Set<string>()
+    const intake = new MessageIntake({
+      store,
+      trust,
+      installedSequence: async app => (await store.installs.get(app))?.sequence,
+      isMember: async (app, clusterId, member) => membership.isMember(app, clusterId, member),
+      onRelease: (release, receivedAt) => {
+        void held.add(release.manifest.artifact.root, release.manifest.artifact)
+        rollouts.get(release.manifest.app)?.addRelease(release, receivedAt).catch((err: unknown) => { log.error('adding release failed: %e', err) })
+      },
+      onTestStart: (start, from, at) => { rollouts.get(start.app)?.testStarted(start, from, at) },
+      onOutcome: (outcome, from, at) => { rollouts.get(outcome.app)?.outcomeSeen(outcome, from, at) }
+    })
+    gossip = new AppGossip(libp2p, intake)
+    const appGossip = gossip
+
+    const lastResortByApp = new Map(Object.entries(config.apps).map(([app, c]) => [app, c.vendorKeys.map(text => peerIdFromPublicKey(publicKeyFromText(text)).toString())]))
+    const download = async (release: VerifiedRelease, onChunk: (from: string, bytes: number, held: number) => void, signal: AbortSignal): Promise<void> => {
+      const { root } = release.manifest.artifact
+      await libp2p.contentRouting.provide(root, { signal }).catch((err: unknown) => { log('providing %s failed: %e', root, err) })
+      let providers: string[] = []
+      let providersAt = 0
+      let heldCount = await held.add(root, release.manifest.artifact)
+      await downloadArtifact({
+        root,
+        layout: release.manifest.artifact,
+        store: chunks,
+        dialer: libp2pChunkDialer(libp2p),
+        lastResort: lastResortByApp.get(release.manifest.app) ?? [],
+        signal,
+        peers: async () => {
+          if (Date.now() - providersAt > PROVIDER_REFRESH_MS) {
+            providersAt = Date.now()
+            providers = await findProviders(libp2p, root, signal)
+          }
+          const connected = libp2p.getPeers().map(p => p.toString())
+          return [...new Set([...providers, ...connected])].filter(p => p !== peerId)
+        },
+        onProgress: event => {
+          if (event.type !== 'chunk-stored') return
+          const digest = release.manifest.artifact.chunks[event.index]
+          if (digest !== undefined) held.stored(digest)
+          heldCount++
+          onChunk(event.from, event.bytes, heldCount)
+        }
+      })
+    }
+
+    for (const [app, appConfig] of Object.entries(config.apps)) {
+      const clusterId = await computeClusterId(app, appConfig.cluster)
+      const installer = await openInstaller(appConfig.installDir)
+      const announce = async (release: VerifiedRelease, domain: 'test-start' | 'outcome', payload: Uint8Array): Promise<void> => {
+        const envelope = await sealEnvelope(domain, payload, privateKey)
+        await intake.take(domain, envelope, app)
+        await appGossip.publish(app, 'outcomes', envelope)
+        log('%s %s announced %s', app, release.manifest.version, domain)
+      }
+      rollouts.set(app, new AppRollout({
+        app,
+        config: appConfig,
+        clusterId,
+        peerId,
+        store,
+        chunks,
+        installer,
+        lookupMembers: async cluster => membership.lookup(app, cluster),
+        announcedAt: () => membership.announcedAt(app),
+        knownMembers: cluster => membership.known(app, cluster),
+        announceTestStart: async release => announce(release, SIGNATURE_DOMAINS.testStart,
+          encodeTestStart({ v: 1, app, releaseId: release.id, clusterId, at: Date.now() })),
+        announceOutcome: async (release, result) => announce(release, SIGNATURE_DOMAINS.outcome, encodeTestOutcome({
+          v: 1,
+          app,
+          releaseId: release.id,
+          clusterId,
+          pass: result.pass,
+          exitCode: result.exitCode,
+          durationMs: Math.round(result.durationMs),
+          logDigest: Buffer.from(result.logDigest, 'hex'),
+          at: Date.now()
+        })),
+        download,
+        announceHolding: async release => {
+          await libp2p.contentRouting.provide(release.manifest.artifact.root).catch((err: unknown) => { log('providing failed: %e', err) })
+        }
+      }))
+    }
+
+    const syncSource = async function * (app: string): AsyncGenerator<SyncItem> {
+      // Releases first: a receiver can only take outcomes of releases it knows.
+      const releaseIds: string[] = []
+      for await (const [, record] of store.releases.entries()) {
+        if (record.app !== app) continue
+        releaseIds.push(record.releaseId)
+        yield { kind: 'release', bytes: record.envelope }
+      }
+      for (const id of releaseIds) {
+        for await (const [, record] of store.testStarts.entries({ prefix: `${id}/` })) yield { kind: 'test-start', bytes: record.envelope }
+        for await (const [, record] of store.outcomes.entries({ prefix: `${id}/` })) yield { kind: 'outcome', bytes: record.envelope }
+      }
+    }
+    const allApps = (): string[] => [...new Set([...Object.keys(config.apps), ...seededApps])]
+    const syncServer = new SyncServer(libp2p, syncSource)
+    const chunkServer = createChunkServer({ registrar: libp2p }, { source: held, uploadBytesPerSecond: nodeUploadLimit(config) })
+    const peerSync = new PeerSync({
+      libp2p,
+      apps: allApps,
+      intervalMs: config.syncIntervalMs,
+      take: async (app, item) => { await intake.take(item.kind, item.bytes, app) }
+    })
+
+    // Order: local state first, then the network.
+    for (const [app] of rollouts) appGossip.join(app)
+    await syncServer.start()
+    stack.push(async () => { await syncServer.stop() })
+    await chunkServer.start()
+    stack.push(async () => { await chunkServer.stop() })
+    await restoreReleases(store, trust, held, rollouts)
+    await membership.start()
+    stack.push(async () => { await membership.stop() })
+    for (const rollout of rollouts.values()) rollout.start()
+    stack.push(async () => { await Promise.all([...rollouts.values()].map(async r => r.stop())) })
+    peerSync.start()
+    stack.push(async () => { await peerSync.stop() })
+    stack.push(async () => { appGossip.leaveAll() })
+    dialBootstrap(libp2p, config.bootstrap)
+
+    const seedRelease = async (dir: string): Promise<VerifiedRelease> => {
+      if (init.seed === undefined) throw new Error('only a seed takes release directories')
+      const release = await importReleaseDir(dir, init.seed.vendorKey.publicKey, chunks)
+      const { app } = release.manifest
+      seededApps.add(app)
+      appGossip.join(app)
+      await intake.take('release', release.bytes, app)
+      await held.add(release.manifest.artifact.root, release.manifest.artifact)
+      await appGossip.publish(app, 'releases', release.bytes)
+      void libp2p.contentRouting.provide(release.manifest.artifact.root).catch((err: unknown) => { log('providing failed: %e', err) })
+      log('seeding %s %s (%s)', app, release.manifest.version, release.id)
+      return release
+    }
+    // A seed serves whatever it seeded before a restart.
+    if (init.seed !== undefined) {
+      for await (const [, record] of store.releases.entries()) {
+        seededApps.add(record.app)
+        appGossip.join(record.app)
+      }
+    }
+
+    const status = async (): Promise<NodeStatus> => buildNodeStatus({ libp2p, config, rollouts, store, chunkServer, seed: init.seed !== undefined })
+    const control = await startControlServer(config.dataDir, {
+      status,
+      ...(init.seed === undefined ? {} : { addRelease: async (dir: string) => { const r = await seedRelease(dir); return { id: r.id, app: r.manifest.app, version: r.manifest.version } } })
+    })
+    stack.push(async () => { await control.close() })
+
+    let stopped = false
+    return {
+      peerId: libp2p.peerId,
+      libp2p,
+      multiaddrs: () => libp2p.getMultiaddrs().map(ma => ma.toString()),
+      status,
+      seedRelease,
+      async stop () {
+        if (stopped) return
+        stopped = true
+        await stopAll()
+      }
+    }
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+}
+
+/**
+ * One upload budget for the node: the node-wide limit if set, else the sum
+ * of the apps' limits when every app has one (all chunks share one link).
+ */
+function nodeUploadLimit (config: NodeConfig): number | undefined {
+  if (config.uploadBytesPerSecond > 0) return config.uploadBytesPerSecond
+  const limits = Object.values(config.apps).map(c => c.uploadBytesPerSecond)
+  return limits.length > 0 && limits.every(limit => limit > 0) ? limits.reduce((a, b) => a + b, 0) : undefined
+}
+
+/** A seed trusts its own vendor key for any app it seeds. */
+function trustEveryAppOf (vendorKeyText: string): TrustedVendorKeys {
+  return {
+    apps: () => [],
+    isTrusted: (_app, key) => key.toString() === vendorKeyText,
+    requireTrusted (app, key) {
+      if (key.toString() !== vendorKeyText) throw Object.assign(new Error(`signed by ${key.toString()}, not by this seed's vendor key (app "${app}")`), { name: 'SignatureError', reason: 'untrusted-signer' })
+    }
+  }
+}
+
+/** Everything the node persisted before a restart goes back into the engine. */
+async function restoreReleases (store: Store, trust: TrustedVendorKeys, held: HeldChunks, rollouts: Map<string, AppRollout>): Promise<void> {
+  for await (const [, record] of store.releases.entries()) {
+    try {
+      const release = await readSignedRelease(record.envelope, trust)
+      await held.add(release.manifest.artifact.root, release.manifest.artifact)
+      await rollouts.get(record.app)?.addRelease(release, record.receivedAt)
+    } catch (err) {
+      log.error('stored release %s no longer verifies: %e', record.releaseId, err)
+    }
+  }
+  for (const rollout of rollouts.values()) await rollout.restoreOutcomes()
+}
+
+async function findProviders (libp2p: OverlayLibp2p, root: VerifiedRelease['manifest']['artifact']['root'], signal: AbortSignal): Promise<string[]> {
+  const found: string[] = []
+  try {
+    for await (const provider of libp2p.contentRouting.findProviders(root, { signal: AbortSignal.any([signal, AbortSignal.timeout(PROVIDER_LOOKUP_TIMEOUT_MS)]) })) {
+      found.push(provider.id.toString())
+      // Providers come with addresses: remember them so the downloader can dial.
+      await libp2p.peerStore.merge(provider.id, { multiaddrs: provider.multiaddrs }).catch(() => {})
+    }
+  } catch {}
+  return found
+}
+
+/** Dials every bootstrap peer in the background, retrying with backoff: a loaded peer often times out the first handshake. */
+function dialBootstrap (libp2p: OverlayLibp2p, bootstrap: string[]): void {
+  for (const address of bootstrap) {
+    void (async () => {
+      const ma = multiaddr(address)
+      const peer = peerIdFromString(ma.getComponents().find(c => c.name === 'p2p')?.value ?? '')
+      for (let attempt = 1; attempt <= MAX_BOOTSTRAP_ATTEMPTS && libp2p.status === 'started'; attempt++) {
+        try {
+          await libp2p.dial(ma)
+          return
+        } catch (err) {
+          log('bootstrap dial %s attempt %d failed: %e', address, attempt, err)
+          await new Promise(resolve => setTimeout(resolve, Math.min(10_000, 250 * 2 ** attempt)))
+        }
+      }
+      log.error('could not reach bootstrap peer %p', peer)
+    })()
+  }
+}

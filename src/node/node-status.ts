@@ -1,0 +1,114 @@
+import type { ChunkServer, OverlayLibp2p } from '../overlay/index.ts'
+import type { Store } from '../store/index.ts'
+import type { AppRollout } from './app-rollout.ts'
+import type { NodeConfig } from './config.ts'
+
+/** One cluster as this node sees it for a release. */
+export interface ClusterStatus {
+  clusterId: string
+  state: string
+  passes: number
+  quorum: number
+  members: number
+  representatives: string[]
+  reason: string
+}
+
+export interface ReleaseStatus {
+  id: string
+  version: string
+  sequence: number
+  /** This machine's state for the release (seen, waiting, downloading, testing, installed, blocked, …). */
+  state: string
+  role: string
+  reason: string
+  /** What the engine says now: wait, test, install or blocked, and why. */
+  gate: { action: string, reason: string, waitingFor: string[], blockedBy: string[] }
+  chunksHeld: number
+  chunksTotal: number
+  bytesFrom: Record<string, number>
+  /** First time each state was entered, ms since epoch. */
+  at: Record<string, number>
+  clusters: ClusterStatus[]
+}
+
+export interface AppStatus {
+  app: string
+  clusterId: string
+  installed?: { releaseId?: string, version?: string, sequence?: number }
+  releases: ReleaseStatus[]
+}
+
+/** What `mirage node status` shows (and `--json` prints). */
+export interface NodeStatus {
+  peerId: string
+  addresses: string[]
+  seed: boolean
+  connectedPeers: number
+  uploaded: { bytes: number, chunks: number, byPeer: Record<string, number> }
+  apps: AppStatus[]
+}
+
+export interface NodeStatusInputs {
+  libp2p: OverlayLibp2p
+  config: NodeConfig
+  rollouts: Map<string, AppRollout>
+  store: Store
+  chunkServer: ChunkServer
+  seed: boolean
+}
+
+export async function buildNodeStatus (inputs: NodeStatusInputs): Promise<NodeStatus> {
+  const apps: AppStatus[] = []
+  for (const [app, rollout] of inputs.rollouts) {
+    const installed = await inputs.store.installs.get(app)
+    const releases: ReleaseStatus[] = []
+    let clusterId = ''
+    for (const { release, view, record } of await rollout.status()) {
+      clusterId = record?.clusterId ?? clusterId
+      const self = view.self
+      releases.push({
+        id: release.id,
+        version: release.manifest.version,
+        sequence: release.manifest.sequence,
+        state: record?.state ?? 'seen',
+        role: record?.role ?? 'undecided',
+        reason: record?.reason ?? '',
+        gate: {
+          action: self.action,
+          reason: self.reason,
+          waitingFor: self.action === 'wait' ? self.waitingFor : [],
+          blockedBy: self.action === 'blocked' ? self.blockedBy : []
+        },
+        chunksHeld: record?.chunksHeld ?? 0,
+        chunksTotal: release.manifest.artifact.chunks.length,
+        bytesFrom: record?.bytesFrom ?? {},
+        at: record?.at ?? {},
+        clusters: view.clusters.map(c => ({
+          clusterId: c.clusterId,
+          state: c.state,
+          passes: c.passes.length,
+          quorum: c.quorum,
+          members: c.members,
+          representatives: c.representatives,
+          reason: c.reason
+        }))
+      })
+    }
+    apps.push({
+      app,
+      clusterId: clusterId === '' ? rollout.clusterId : clusterId,
+      ...(installed === undefined ? {} : { installed: { releaseId: installed.releaseId, version: installed.version, sequence: installed.sequence } }),
+      releases
+    })
+  }
+  const stats = inputs.chunkServer.stats()
+  return {
+    peerId: inputs.libp2p.peerId.toString(),
+    addresses: inputs.libp2p.getMultiaddrs().map(ma => ma.toString()),
+    seed: inputs.seed,
+    connectedPeers: inputs.libp2p.getPeers().length,
+    uploaded: { bytes: stats.bytesServed, chunks: stats.chunksServed, byPeer: Object.fromEntries(stats.byPeer) },
+    apps
+  }
+}

@@ -1,0 +1,75 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { createLibp2p } from 'libp2p'
+import {
+  DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_MAX_PARALLEL_DIALS, DEFAULT_UPGRADE_TIMEOUT_MS, DHT_PROTOCOL, MAX_GOSSIP_MESSAGE_BYTES
+} from './constants.ts'
+import type { GossipSub } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+import type { Ed25519PrivateKey, Libp2p } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Ping } from '@libp2p/ping'
+
+// A type alias, not an interface: libp2p's ServiceMap needs an index signature.
+export type OverlayServices = {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+  pubsub: GossipSub
+}
+
+export type OverlayLibp2p = Libp2p<OverlayServices>
+
+export interface OverlayLibp2pInit {
+  /** The node's persistent identity. */
+  privateKey: Ed25519PrivateKey
+  /** Multiaddrs to listen on, e.g. `/ip4/127.0.0.1/tcp/0`. */
+  listen: string[]
+  dialTimeoutMs?: number
+  upgradeTimeoutMs?: number
+}
+
+/**
+ * The libp2p node every Mirage machine runs: TCP, Noise, Yamux, identify,
+ * ping, Kademlia (server mode, Mirage protocol) and gossipsub.
+ */
+export async function createOverlayLibp2p (init: OverlayLibp2pInit): Promise<OverlayLibp2p> {
+  return createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: {
+      dialTimeout: init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
+      inboundUpgradeTimeout: init.upgradeTimeoutMs ?? DEFAULT_UPGRADE_TIMEOUT_MS,
+      maxParallelDials: DEFAULT_MAX_PARALLEL_DIALS
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: false,
+        // The default mapper drops private and loopback addresses, which
+        // silently breaks every local swarm (DESIGN.md, measured).
+        peerInfoMapper: passthroughMapper
+      }),
+      pubsub: gossipsub({
+        // Every message is our own signed envelope: gossipsub's signature
+        // would be a second one, so ids are content hashes instead.
+        globalSignaturePolicy: 'StrictNoSign',
+        msgIdFn: async (message) => (await sha256.digest(message.data)).bytes,
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        maxInboundDataLength: MAX_GOSSIP_MESSAGE_BYTES
+      })
+    }
+  })
+}

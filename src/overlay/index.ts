@@ -1,0 +1,25 @@
+/**
+ * The overlay: the libp2p node every machine runs (TCP, Noise, Yamux,
+ * identify, ping, Kademlia on a Mirage protocol, gossipsub), the gossip
+ * topics, the DHT keys of cluster membership, and the wire protocols (sync,
+ * chunks). docs/PROTOCOL.md is the specification of everything here.
+ */
+export { DHT_PROTOCOL, SYNC_PROTOCOL, CHUNKS_PROTOCOL } from './constants.ts'
+export { createOverlayLibp2p } from './create-libp2p.ts'
+export type { OverlayLibp2p, OverlayLibp2pInit, OverlayServices } from './create-libp2p.ts'
+export { TOPIC_KINDS, topicName, parseTopicName } from './topics.ts'
+export type { TopicKind } from './topics.ts'
+export { MEMBER_ROLES, membershipKeyCid } from './dht-keys.ts'
+export type { MemberRole } from './dht-keys.ts'
+export {
+  MAX_ROLLOUT_MESSAGE_BYTES, RolloutMessageError, encodeTestStart, decodeTestStart, encodeTestOutcome, decodeTestOutcome
+} from './rollout-messages.ts'
+export type { TestStart, TestOutcome } from './rollout-messages.ts'
+export {
+  SYNC_ITEM_KINDS, MAX_SYNC_ITEMS, SyncProtocolError, SyncServer, syncFromPeer,
+  encodeSyncRequest, decodeSyncRequest, encodeSyncFrame, decodeSyncFrame
+} from './sync-protocol.ts'
+export type { SyncItem, SyncItemKind, SyncSource, SyncFrame } from './sync-protocol.ts'
+export { createChunkServer } from './chunk-server.ts'
+export type { ChunkSource, ChunkServer, ChunkServerInit, ChunkServerStats } from './chunk-server.ts'
+export { ChunkProtocolError } from './chunk-protocol.ts'

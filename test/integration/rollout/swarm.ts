@@ -1,0 +1,171 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { chmod, mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { parsePlanJson, publishRelease } from '../../../src/release/index.ts'
+import { startMirageNode } from '../../../src/node/index.ts'
+import { initVendorDir } from '../../../src/vendor/index.ts'
+import type { MirageNode, NodeConfig, NodeStatus, ReleaseStatus } from '../../../src/node/index.ts'
+import type { VerifiedRelease } from '../../../src/release/index.ts'
+import type { VendorDir } from '../../../src/vendor/index.ts'
+
+export const APP = 'webshop'
+
+export interface MachineSpec {
+  name: string
+  cluster: string
+  role?: 'auto' | 'representative' | 'follower'
+  testEnv?: Record<string, string>
+}
+
+export interface Machine {
+  spec: MachineSpec
+  config: NodeConfig
+  node?: MirageNode
+}
+
+/**
+ * The release's test: it fails where the machine's php.ini (named by the
+ * owner's testEnv) still has legacy mode on, as a real upgrade would break
+ * on an environment the vendor never saw; it hangs where HANG is set (a
+ * machine the upgrade froze).
+ */
+const TEST_SCRIPT = `#!/bin/sh
+if [ -n "$HANG" ]; then sleep 600; fi
+if [ -n "$PHP_INI" ] && grep -q '^legacy = on' "$PHP_INI"; then
+  echo "webshop: legacy mode is not supported any more" >&2
+  exit 3
+fi
+test -f "$(dirname "$0")/share/catalog.bin" || exit 4
+echo "webshop: self-test passed"
+`
+
+/**
+ * A local swarm for integration tests: a vendor, a seed serving one
+ * release, and machines as real in-process libp2p nodes on 127.0.0.1, each
+ * with its own data and install dirs. Owns start and teardown.
+ */
+export class Swarm {
+  readonly work: string
+  readonly vendor: VendorDir
+  readonly artifactDir: string
+  readonly machines = new Map<string, Machine>()
+  seed?: MirageNode
+  release?: VerifiedRelease
+
+  private constructor (work: string, vendor: VendorDir, artifactDir: string) {
+    this.work = work
+    this.vendor = vendor
+    this.artifactDir = artifactDir
+  }
+
+  static async create (artifactBytes = 4 * 1024 * 1024): Promise<Swarm> {
+    const work = await mkdtemp(join(tmpdir(), 'mirage-swarm-'))
+    const vendor = await initVendorDir(join(work, 'vendor'))
+    const artifactDir = join(work, 'artifact')
+    await mkdir(join(artifactDir, 'share'), { recursive: true })
+    await writeFile(join(artifactDir, 'share', 'catalog.bin'), randomBytes(artifactBytes))
+    await writeFile(join(artifactDir, 'mirage-test'), TEST_SCRIPT)
+    await chmod(join(artifactDir, 'mirage-test'), 0o755)
+    return new Swarm(work, vendor, artifactDir)
+  }
+
+  /** Publishes the release (chunks of 256 KiB, so even small artifacts have many) and starts the seed. */
+  async seedRelease (plan: Record<string, unknown>, options: { testTimeoutMs?: number, seedUploadBytesPerSecond?: number } = {}): Promise<VerifiedRelease> {
+    const releaseDir = join(this.work, 'release')
+    this.release = await publishRelease({
+      app: APP,
+      version: '2.0.0',
+      sequence: 1,
+      artifactDir: this.artifactDir,
+      test: { command: ['mirage-test'], timeoutMs: options.testTimeoutMs ?? 30_000 },
+      plan: parsePlanJson(JSON.stringify(plan)),
+      key: this.vendor.key,
+      outDir: releaseDir,
+      chunkSize: 256 * 1024
+    })
+    if (this.seed === undefined) {
+      this.seed = await startMirageNode({ config: this.#config('seed', {}, options.seedUploadBytesPerSecond ?? 0), seed: { vendorKey: this.vendor.key } })
+    }
+    await this.seed.seedRelease(releaseDir)
+    return this.release
+  }
+
+  /** Starts (or restarts) a machine; it bootstraps from the seed. */
+  async start (spec: MachineSpec): Promise<Machine> {
+    let machine = this.machines.get(spec.name)
+    if (machine === undefined) {
+      const dir = join(this.work, 'machines', spec.name)
+      const apps = {
+        [APP]: {
+          vendorKeys: [this.vendor.publicKeyText],
+          installDir: join(dir, 'install'),
+          cluster: { name: spec.cluster },
+          role: spec.role ?? 'auto',
+          uploadBytesPerSecond: 0,
+          testEnv: spec.testEnv ?? {}
+        }
+      }
+      machine = { spec, config: this.#config(join('machines', spec.name), apps, 0) }
+      this.machines.set(spec.name, machine)
+    }
+    machine.node = await startMirageNode({ config: machine.config })
+    return machine
+  }
+
+  async stop (name: string): Promise<void> {
+    const machine = this.machines.get(name)
+    await machine?.node?.stop()
+    if (machine !== undefined) delete machine.node
+  }
+
+  async releaseStatus (name: string): Promise<ReleaseStatus | undefined> {
+    const status: NodeStatus | undefined = await this.machines.get(name)?.node?.status()
+    return status?.apps[0]?.releases.find(r => r.id === this.release?.id)
+  }
+
+  async describe (): Promise<string> {
+    const lines: string[] = []
+    for (const [name, machine] of this.machines) {
+      const r = machine.node === undefined ? undefined : await this.releaseStatus(name)
+      lines.push(`${name} (${machine.spec.cluster}): ${r === undefined ? 'stopped or no release' : `${r.state} ${r.role} chunks ${r.chunksHeld}/${r.chunksTotal}: ${r.reason} | engine ${r.gate.action}: ${r.gate.reason}`}`)
+    }
+    return lines.join('\n')
+  }
+
+  async teardown (): Promise<void> {
+    await Promise.allSettled([...this.machines.values()].map(async m => m.node?.stop()))
+    await this.seed?.stop()
+    await rm(this.work, { recursive: true, force: true })
+  }
+
+  #config (relativeDir: string, apps: NodeConfig['apps'], uploadBytesPerSecond: number): NodeConfig {
+    const seedAddress = this.seed?.multiaddrs().find(a => a.startsWith('/ip4/127.0.0.1/'))
+    return {
+      file: join(this.work, relativeDir, 'config.json'),
+      dataDir: join(this.work, relativeDir, 'data'),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      bootstrap: seedAddress === undefined ? [] : [seedAddress],
+      apps,
+      announceIntervalMs: 5_000,
+      syncIntervalMs: 3_000,
+      uploadBytesPerSecond
+    }
+  }
+}
+
+/** Path → sha256 of every file, and link targets, under a tree: equal maps mean identical trees. */
+export async function treeDigest (root: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>()
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name)
+      const key = relative(root, path)
+      if (entry.isDirectory()) await walk(path)
+      else if (entry.isSymbolicLink()) out.set(key, `link:${await readlink(path)}`)
+      else out.set(key, createHash('sha256').update(await readFile(path)).digest('hex'))
+    }
+  }
+  await walk(root)
+  return out
+}

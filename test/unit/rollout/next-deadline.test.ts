@@ -1,0 +1,42 @@
+import { describe, it, expect } from 'vitest'
+import type { RolloutEvent } from '../../../src/rollout/index.ts'
+import { OBSERVER, SILENCE_MS, START_TIMEOUT_MS as T, outcome, plan, rankedPeers, seen, started, tested, viewOf } from './rollout-fixtures.ts'
+
+const [p0, p1] = rankedPeers('p', 2) as [string, string]
+const members = [seen('c', p0), seen('c', p1)]
+const front = plan({ style: 'front-loading', clusters: [{ name: 'c', k: 1, q: 1 }] })
+const next = (events: RolloutEvent[], now: number, p = front) => viewOf({ plan: p, self: OBSERVER, events: [...members, ...events] }, now).nextDeadlineAt
+
+describe('nextDeadlineAt (rule 11)', () => {
+  it('is the start timeout of an electee that has not started, generation by generation', () => {
+    expect(next([], 0)).toBe(T)
+    expect(next([], T - 1)).toBe(T)
+    expect(next([], T)).toBe(2 * T) // p1 now has until 2T
+    expect(next([], 2 * T)).toBeUndefined() // both replaced; p0 keeps its second-chance seat for good
+  })
+
+  it('is the silence deadline of a started member owing an outcome', () => {
+    expect(next([started('c', p0, 5)], 10)).toBe(5 + SILENCE_MS)
+    expect(next([started('c', p0, 5)], 5 + SILENCE_MS)).toBeUndefined() // strictly after now: it has passed
+    expect(next(tested('c', p0, 5, true, 50), 60)).toBeUndefined()
+  })
+
+  it('takes the earliest of several pending deadlines across clusters', () => {
+    const two = plan({ style: 'front-loading', clusters: [{ name: 'c', k: 1, q: 1 }, { name: 'd', k: 1, q: 1 }] })
+    const events = [started('c', p0, 0), seen('d', 'x'), seen('d', 'y')]
+    expect(next(events, 100, two)).toBe(T) // d's electee must start by T, before c's silence at SILENCE_MS
+    expect(next([...events, started('d', 'x', 1), started('d', 'y', 1)], 100, two)).toBe(SILENCE_MS)
+  })
+
+  it('has no start timeout while a staged cluster waits for its prerequisites', () => {
+    const staged = plan({ clusters: [{ name: 'base', k: 1, q: 1 }, { name: 'c', after: ['base'], k: 1, q: 1 }] })
+    expect(next([seen('base', 'b'), started('base', 'b', 0)], 10, staged)).toBe(SILENCE_MS)
+    expect(next([seen('base', 'b'), ...tested('base', 'b', 0, true, 500)], 600, staged)).toBe(500 + T)
+  })
+
+  it('is undefined when nothing can change without a new event', () => {
+    const staged = plan({ clusters: [{ name: 'base', k: 1, q: 1 }, { name: 'c', after: ['base'], k: 1, q: 1 }] })
+    expect(next([], 10, staged)).toBeUndefined()
+    expect(next([outcome('c', p0, false, 1)], 10, staged)).toBeUndefined()
+  })
+})
