@@ -90,7 +90,6 @@ export class ChunkScheduler {
   readonly chunkCount: number
   readonly #maxInFlightPerPeer: number
   readonly #maxInFlightLastResort: number
-  #lastResortCapacity: number
   readonly #maxAttempts: number
   readonly #retryBackoffMs: number
   readonly #retryBackoffMaxMs: number
@@ -119,7 +118,6 @@ export class ChunkScheduler {
     this.chunkCount = count
     this.#maxInFlightPerPeer = Math.max(1, init.maxInFlightPerPeer)
     this.#maxInFlightLastResort = Math.max(1, init.maxInFlightLastResort)
-    this.#lastResortCapacity = this.#maxInFlightLastResort
     this.#maxAttempts = Math.max(1, init.maxAttemptsPerChunk)
     this.#retryBackoffMs = init.retryBackoffMs
     this.#retryBackoffMaxMs = init.retryBackoffMaxMs
@@ -329,20 +327,32 @@ export class ChunkScheduler {
   /**
    * Fills free request slots, rarest chunk first, at most `limit` new
    * requests. Marks the returned chunks in flight.
+   *
+   * Chunks only a last-resort peer holds: with a share (see `self`), this
+   * node's share is asked of the seed at full depth, and other followers'
+   * shares only when nothing is in flight to regular peers (their owners are
+   * fetching them; asking too would be a second copy from the seed). Without
+   * a share, they are asked at `maxInFlightLastResort` while a swarm exists,
+   * at full depth when the seed is the only source.
    */
   assign (now: number, limit = Infinity): AssignResult {
     const assignments: Assignment[] = []
+    const share = this.share()
+    const swarm = this.#hasSwarm()
+    const ownCap = !swarm || share !== undefined ? this.#maxInFlightPerPeer : this.#maxInFlightLastResort
+    const otherCap = this.#maxInFlightLastResort
+    const lastResortCap = Math.max(ownCap, otherCap)
     const regular: PeerState[] = []
     const lastResort: PeerState[] = []
-    this.#updateLastResortCapacity()
     for (const peer of this.#peers.values()) {
       if (peer.dropped || !peer.ready || peer.bits === undefined || peer.notBefore > now) continue
-      if (peer.inFlight >= this.#capacity(peer)) continue
-      if (peer.lastResort) lastResort.push(peer)
-      else regular.push(peer)
+      if (peer.lastResort) {
+        if (peer.inFlight < lastResortCap) lastResort.push(peer)
+      } else if (peer.inFlight < this.#maxInFlightPerPeer) {
+        regular.push(peer)
+      }
     }
-    const needed = this.needed
-    if (limit <= 0 || needed === 0 || (regular.length === 0 && lastResort.length === 0)) {
+    if (limit <= 0 || this.needed === 0 || (regular.length === 0 && lastResort.length === 0)) {
       return { assignments, starved: false }
     }
     // Only an idle *regular* peer makes this starvation: the seed waiting
@@ -352,11 +362,18 @@ export class ChunkScheduler {
     shuffle(regular, this.#random)
     shuffle(lastResort, this.#random)
 
+    const take = (index: number, holder: PeerState, pool: PeerState[], cap: number): void => {
+      this.#state[index] = IN_FLIGHT
+      this.#source[index] = holder.id
+      this.#inFlight++
+      holder.inFlight++
+      if (holder.inFlight >= cap) pool.splice(pool.indexOf(holder), 1)
+      assignments.push({ peer: holder.id, index })
+    }
+
     // Candidates bucketed by rarity (a counting sort), each bucket in the
     // download's random order: O(chunks + peers) per call. Among chunks no
-    // regular peer holds, this node's share of the seed's chunks comes first
-    // (rarity -1).
-    const share = this.share()
+    // regular peer holds, this node's share comes first (rarity -1).
     const buckets = new Map<number, number[]>()
     let maxRarity = 0
     for (const index of this.#order) {
@@ -372,27 +389,35 @@ export class ChunkScheduler {
       if (rarity > maxRarity) maxRarity = rarity
     }
 
+    /** Other followers' shares of the seed-only chunks, asked only if this node turns out idle. */
+    const deferred: number[] = []
     outer:
     for (let rarity = -1; rarity <= maxRarity; rarity++) {
       for (const index of buckets.get(rarity) ?? []) {
         if (assignments.length >= limit || (regular.length === 0 && lastResort.length === 0)) break outer
         const failed = this.#failedBy.get(index)
-        let pool = regular
-        let holder = pickHolder(regular, index, failed)
-        if (holder === undefined) {
-          // The seed only for a chunk no usable regular peer holds: a busy
-          // regular holder is waited for, not bypassed.
-          if (rarity > 0 && this.#hasUnfailedHolder(index, failed, false)) continue
-          pool = lastResort
-          holder = pickHolder(lastResort, index, failed)
-          if (holder === undefined) continue
+        const holder = pickHolder(regular, index, failed, this.#maxInFlightPerPeer)
+        if (holder !== undefined) {
+          take(index, holder, regular, this.#maxInFlightPerPeer)
+          continue
         }
-        this.#state[index] = IN_FLIGHT
-        this.#source[index] = holder.id
-        this.#inFlight++
-        holder.inFlight++
-        if (holder.inFlight >= this.#capacity(holder)) pool.splice(pool.indexOf(holder), 1)
-        assignments.push({ peer: holder.id, index })
+        // The seed only for a chunk no usable regular peer holds: a busy
+        // regular holder is waited for, not bypassed.
+        if (rarity > 0 && this.#hasUnfailedHolder(index, failed, false)) continue
+        if (share !== undefined && rarity !== -1) {
+          deferred.push(index)
+          continue
+        }
+        const seed = pickHolder(lastResort, index, failed, ownCap)
+        if (seed !== undefined) take(index, seed, lastResort, lastResortCap)
+      }
+    }
+
+    if (deferred.length > 0 && this.#regularInFlight() === 0) {
+      for (const index of deferred) {
+        if (assignments.length >= limit || lastResort.length === 0) break
+        const seed = pickHolder(lastResort, index, this.#failedBy.get(index), otherCap)
+        if (seed !== undefined) take(index, seed, lastResort, lastResortCap)
       }
     }
     return { assignments, starved: assignments.length === 0 && regularFree }
@@ -417,24 +442,18 @@ export class ChunkScheduler {
 
   // -- internals --------------------------------------------------------------
 
-  #capacity (peer: PeerState): number {
-    return peer.lastResort ? this.#lastResortCapacity : this.#maxInFlightPerPeer
+  /** Whether some regular peer knows the artifact (a non-empty bitfield): other followers to trade with. */
+  #hasSwarm (): boolean {
+    for (const peer of this.#peers.values()) {
+      if (!peer.lastResort && !peer.dropped && peer.bits !== undefined && peer.bits.byteLength > 0) return true
+    }
+    return false
   }
 
-  /**
-   * The seed is throttled to `maxInFlightLastResort` only while there is a
-   * swarm to trade with: some regular peer knows the artifact (a non-empty
-   * bitfield). Alone with the seed, a follower pulls from it at full depth.
-   */
-  #updateLastResortCapacity (): void {
-    let swarm = false
-    for (const peer of this.#peers.values()) {
-      if (!peer.lastResort && !peer.dropped && peer.bits !== undefined && peer.bits.byteLength > 0) {
-        swarm = true
-        break
-      }
-    }
-    this.#lastResortCapacity = swarm ? this.#maxInFlightLastResort : this.#maxInFlightPerPeer
+  #regularInFlight (): number {
+    let count = 0
+    for (const peer of this.#peers.values()) if (!peer.lastResort) count += peer.inFlight
+    return count
   }
 
   /** Whether some non-dropped peer (regular only, or also last resort) holds the chunk and has not failed it. */
@@ -496,11 +515,14 @@ export class ChunkScheduler {
   }
 }
 
-/** The least-loaded peer of `pool` that holds `index` and has not failed it (first wins ties; the pool is shuffled). */
-function pickHolder (pool: PeerState[], index: number, failed: Set<string> | undefined): PeerState | undefined {
+/**
+ * The least-loaded peer of `pool` with fewer than `cap` requests in flight
+ * that holds `index` and has not failed it (first wins ties; the pool is shuffled).
+ */
+function pickHolder (pool: PeerState[], index: number, failed: Set<string> | undefined, cap: number): PeerState | undefined {
   let best: PeerState | undefined
   for (const peer of pool) {
-    if (peer.bits === undefined || !hasBit(peer.bits, index)) continue
+    if (peer.inFlight >= cap || peer.bits === undefined || !hasBit(peer.bits, index)) continue
     if (failed?.has(peer.id) === true) continue
     if (best === undefined || peer.inFlight < best.inFlight) best = peer
   }

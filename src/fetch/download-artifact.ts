@@ -19,7 +19,7 @@
 import { logger } from '@libp2p/logger'
 import { artifactRoot, expectedChunkLength } from '../content/index.ts'
 import type { ArtifactLayout, ChunkStore } from '../content/index.ts'
-import { RESPONSE_OVERHEAD_BYTES, isValidBitfield } from '../overlay/chunk-protocol.ts'
+import { MAX_SMALL_RESPONSE_FRAME_BYTES, RESPONSE_OVERHEAD_BYTES, countBits, isValidBitfield } from '../overlay/chunk-protocol.ts'
 import type { ChunkResponse } from '../overlay/chunk-protocol.ts'
 import { ChunkChannel } from './chunk-channel.ts'
 import type { ChunkDialer } from './chunk-channel.ts'
@@ -126,8 +126,18 @@ export async function downloadArtifact (init: DownloadInit): Promise<DownloadRes
 interface Session {
   readonly id: string
   readonly lastResort: boolean
+  /**
+   * The stream bitfields are asked on. Separate from the chunk streams so a
+   * `have` answer never waits behind megabytes of pipelined chunks: stale
+   * bitfields are what send followers to the seed for chunks a peer already has.
+   */
+  control: ChunkChannel | undefined
+  controlOpening: boolean
+  /** Streams chunks are requested on (opened once the peer has advertised something). */
   channels: ChunkChannel[]
   opening: number
+  /** The peer's last bitfield had some chunk set. */
+  hasChunks: boolean
   haveOutstanding: boolean
   lastHaveAt: number
   nextHaveAt: number
@@ -247,14 +257,18 @@ class Download {
     for (const session of this.#sessions.values()) {
       if (session.dropped) continue
       session.channels = session.channels.filter((channel) => channel.usable || channel.pending > 0)
+      if (session.control !== undefined && !session.control.usable && session.control.pending === 0) session.control = undefined
+      const control = session.control?.usable === true ? session.control : undefined
       const usable = session.channels.filter((channel) => channel.usable)
       if (session.notBefore <= now) {
-        let wanted = this.#streamsPerPeer - usable.length - session.opening
-        while (wanted-- > 0 && this.#dialsInProgress < MAX_CONCURRENT_DIALS) this.#open(session)
+        if (control === undefined && !session.controlOpening && this.#dialsInProgress < MAX_CONCURRENT_DIALS) this.#open(session, 'control')
+        if (control !== undefined && session.hasChunks) {
+          let wanted = this.#streamsPerPeer - usable.length - session.opening
+          while (wanted-- > 0 && this.#dialsInProgress < MAX_CONCURRENT_DIALS) this.#open(session, 'chunks')
+        }
       }
       scheduler.setReady(session.id, usable.length > 0)
-      const first = usable[0]
-      if (first !== undefined && !session.haveOutstanding && now >= session.nextHaveAt) this.#askHave(session, first, now)
+      if (control !== undefined && !session.haveOutstanding && now >= session.nextHaveAt) this.#askHave(session, control, now)
     }
 
     const budget = this.#bufferBudget - scheduler.inFlight - scheduler.storing
@@ -290,7 +304,7 @@ class Download {
     for (const session of this.#sessions.values()) {
       if (session.dropped) continue
       if (session.notBefore > now) next = Math.min(next, session.notBefore)
-      if (!session.haveOutstanding && session.channels.some((channel) => channel.usable)) next = Math.min(next, session.nextHaveAt)
+      if (!session.haveOutstanding && session.control?.usable === true) next = Math.min(next, session.nextHaveAt)
     }
     next = Math.min(next, this.#scheduler.nextWakeAt(now) ?? Infinity)
     // Never spin: anything due now was acted on in this tick.
@@ -350,8 +364,11 @@ class Download {
     this.#sessions.set(id, {
       id,
       lastResort,
+      control: undefined,
+      controlOpening: false,
       channels: [],
       opening: 0,
+      hasChunks: false,
       haveOutstanding: false,
       lastHaveAt: -Infinity,
       nextHaveAt: 0,
@@ -366,27 +383,32 @@ class Download {
     this.#kick()
   }
 
-  #open (session: Session): void {
-    session.opening++
+  #open (session: Session, kind: 'control' | 'chunks'): void {
+    if (kind === 'control') session.controlOpening = true
+    else session.opening++
     this.#dialsInProgress++
     const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(DEFAULT_DIAL_TIMEOUT_MS)])
-    ChunkChannel.open(this.#init.dialer, {
-      peer: session.id,
-      maxResponseBytes: this.#maxResponseBytes,
-      maxOutstanding: Math.ceil(this.#maxInFlightPerPeer / this.#streamsPerPeer) + 1,
-      requestTimeoutMs: this.#requestTimeoutMs
-    }, { signal })
+    ChunkChannel.open(this.#init.dialer, kind === 'control'
+      ? { peer: session.id, maxResponseBytes: MAX_SMALL_RESPONSE_FRAME_BYTES, maxOutstanding: 1, requestTimeoutMs: this.#requestTimeoutMs }
+      : {
+          peer: session.id,
+          maxResponseBytes: this.#maxResponseBytes,
+          maxOutstanding: Math.ceil(this.#maxInFlightPerPeer / this.#streamsPerPeer),
+          requestTimeoutMs: this.#requestTimeoutMs
+        }, { signal })
       .then((channel) => {
         if (session.dropped || this.#controller.signal.aborted) {
           void channel.close()
           return
         }
-        session.channels.push(channel)
+        if (kind === 'control') session.control = channel
+        else session.channels.push(channel)
       }, (err: unknown) => {
         this.#onChannelFailure(session, err)
       })
       .finally(() => {
-        session.opening--
+        if (kind === 'control') session.controlOpening = false
+        else session.opening--
         this.#dialsInProgress--
         this.#kick()
       })
@@ -426,8 +448,11 @@ class Download {
     log('dropping %s (%s): %s', session.id, reason, message)
     this.#emit({ type: 'peer-dropped', peer: session.id, reason, message })
     // Outstanding requests fail with `closed` and go back to the pool.
-    for (const channel of session.channels) channel.abort(new ChunkChannelError('closed', session.id, `${session.id} was dropped: ${reason}`))
+    const err = new ChunkChannelError('closed', session.id, `${session.id} was dropped: ${reason}`)
+    for (const channel of session.channels) channel.abort(err)
+    session.control?.abort(err)
     session.channels = []
+    session.control = undefined
     this.#kick()
   }
 
@@ -445,6 +470,7 @@ class Download {
         return
       }
       session.nextHaveAt = performance.now() + this.#haveRefreshMs
+      session.hasChunks ||= countBits(response.bits) > 0
       this.#scheduler.setHave(session.id, response.bits)
       this.#kick()
     }, (err: unknown) => {
@@ -465,6 +491,11 @@ class Download {
       this.#failChunk(peer, index, 'closed', `no open stream to ${peer}`)
       if (session !== undefined) this.#scheduler.backOff(peer, performance.now() + PEER_BACKOFF_MS)
       return
+    }
+    if (process.env.FETCH_DEBUG !== undefined && session.lastResort) {
+      const now = performance.now()
+      const view = [...this.#sessions.values()].filter((s) => !s.lastResort).map((s) => `${s.id.slice(-4)}:${this.#scheduler.holds(s.id, index) ? 'H' : '-'}${s.dropped ? 'D' : ''}${s.haveOutstanding ? 'O' : ''}${(now - s.lastHaveAt).toFixed(0)}`).join(' ')
+      console.log(`${this.#init.self?.slice(-4)} seed chunk ${index}: ${view}`)
     }
     channel.request({ t: 'get', root: this.#init.root, index }).then((response) => {
       this.#onChunk(session, index, response)
@@ -558,7 +589,9 @@ class Download {
     const closing: Array<Promise<void>> = []
     for (const session of this.#sessions.values()) {
       for (const channel of session.channels) closing.push(channel.close())
+      if (session.control !== undefined) closing.push(session.control.close())
       session.channels = []
+      session.control = undefined
     }
     let timer: ReturnType<typeof setTimeout> | undefined
     await Promise.race([
@@ -571,7 +604,9 @@ class Download {
   #abortAll (err: ChunkChannelError): void {
     for (const session of this.#sessions.values()) {
       for (const channel of session.channels) channel.abort(err)
+      session.control?.abort(err)
       session.channels = []
+      session.control = undefined
     }
   }
 

@@ -1,4 +1,6 @@
 import { TopicValidatorResult } from '@libp2p/gossipsub'
+import { createTopicScoreParams } from '@libp2p/gossipsub/score'
+import type { TopicScoreParams } from '@libp2p/gossipsub/score'
 import { logger } from '@libp2p/logger'
 import { TOPIC_KINDS, parseTopicName, topicName } from '../overlay/index.ts'
 import { MAX_ENVELOPE_BYTES, decodeCanonical } from '../trust/index.ts'
@@ -6,6 +8,21 @@ import type { MessageIntake, IntakeVerdict } from './message-intake.ts'
 import type { OverlayLibp2p, SyncItemKind, TopicKind } from '../overlay/index.ts'
 
 const log = logger('mirage:node:gossip')
+
+/**
+ * Per-topic peer scoring: only invalid (rejected) messages count, heavily;
+ * delivery-rate terms are off, since rollout traffic is sparse and a quiet
+ * honest peer must not look like a bad one.
+ */
+const TOPIC_SCORE = createTopicScoreParams({
+  topicWeight: 1,
+  timeInMeshWeight: 0,
+  firstMessageDeliveriesWeight: 0,
+  meshMessageDeliveriesWeight: 0,
+  meshFailurePenaltyWeight: 0,
+  invalidMessageDeliveriesWeight: -100,
+  invalidMessageDeliveriesDecay: 0.9
+})
 
 const VERDICTS: Record<IntakeVerdict, TopicValidatorResult> = {
   accept: TopicValidatorResult.Accept,
@@ -35,6 +52,7 @@ export class AppGossip {
     for (const kind of TOPIC_KINDS) {
       const topic = topicName(app, kind)
       pubsub.topicValidators.set(topic, async (_peer, message) => VERDICTS[await this.#validate(topic, message.data)])
+      scoreParamsOf(pubsub)[topic] = TOPIC_SCORE
       pubsub.subscribe(topic)
     }
   }
@@ -45,6 +63,7 @@ export class AppGossip {
       for (const kind of TOPIC_KINDS) {
         pubsub.unsubscribe(topicName(app, kind))
         pubsub.topicValidators.delete(topicName(app, kind))
+        Reflect.deleteProperty(scoreParamsOf(pubsub), topicName(app, kind))
       }
     }
     this.#apps.clear()
@@ -66,6 +85,15 @@ export class AppGossip {
     if (kind === undefined) return 'reject'
     return this.#intake.take(kind, data, parsed.app)
   }
+}
+
+/**
+ * Gossipsub's per-topic score parameters, for topics joined at run time (a
+ * seed learns its apps as it seeds). The exported interface hides the score
+ * object the implementation has; a missing one means scoring is off.
+ */
+function scoreParamsOf (pubsub: object): Record<string, TopicScoreParams> {
+  return (pubsub as { score?: { params?: { topics?: Record<string, TopicScoreParams> } } }).score?.params?.topics ?? {}
 }
 
 /** The outcomes topic carries two kinds of envelope; the signature domain says which. */

@@ -11,6 +11,8 @@ export interface ClusterStatus {
   quorum: number
   members: number
   representatives: string[]
+  /** Electees skipped because they never started in time. */
+  replaced: string[]
   reason: string
 }
 
@@ -91,6 +93,7 @@ export async function buildNodeStatus (inputs: NodeStatusInputs): Promise<NodeSt
           quorum: c.quorum,
           members: c.members,
           representatives: c.representatives,
+          replaced: c.replaced,
           reason: c.reason
         }))
       })

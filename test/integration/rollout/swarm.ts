@@ -84,11 +84,15 @@ export class Swarm {
       outDir: releaseDir,
       chunkSize: 256 * 1024
     })
-    if (this.seed === undefined) {
-      this.seed = await startMirageNode({ config: this.#config('seed', {}, options.seedUploadBytesPerSecond ?? 0), seed: { vendorKey: this.vendor.key } })
-    }
-    await this.seed.seedRelease(releaseDir)
+    const seed = await this.startSeed(options.seedUploadBytesPerSecond)
+    await seed.seedRelease(releaseDir)
     return this.release
+  }
+
+  /** The vendor's seed, which every machine bootstraps from; started once. */
+  async startSeed (uploadBytesPerSecond = 0): Promise<MirageNode> {
+    this.seed ??= await startMirageNode({ config: this.#config('seed', {}, uploadBytesPerSecond), seed: { vendorKey: this.vendor.key } })
+    return this.seed
   }
 
   /** Starts (or restarts) a machine; it bootstraps from the seed. */

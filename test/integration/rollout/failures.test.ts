@@ -1,0 +1,94 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { membershipKeyCid } from '../../../src/overlay/index.ts'
+import { waitFor } from '../../helpers/wait-for.ts'
+import { Swarm } from './swarm.ts'
+
+const SHORT_TIMEOUTS = { startTimeoutMs: 3_000, reportGraceMs: 1_000 }
+
+let swarm: Swarm | undefined
+afterEach(async () => { await swarm?.teardown(); swarm = undefined })
+
+async function allIn (s: Swarm, names: string[], states: string[]): Promise<boolean> {
+  for (const name of names) {
+    if (!states.includes((await s.releaseStatus(name))?.state ?? '')) return false
+  }
+  return true
+}
+
+describe('silence, replacement and catch-up', () => {
+  it('a representative killed after announcing its test blocks its cluster once the timeout passes', async () => {
+    swarm = await Swarm.create(1024 * 1024)
+    const s = swarm
+    await s.seedRelease({
+      clusters: [{ name: 'A', k: 1, q: 1 }, { name: 'B', after: ['A'], k: 1, q: 1 }],
+      default: { k: 1, q: 1 },
+      ...SHORT_TIMEOUTS
+    }, { testTimeoutMs: 4_000 })
+    // a1 volunteers, so it is elected; its test hangs (the upgrade froze the machine).
+    await Promise.all([
+      s.start({ name: 'a1', cluster: 'A', role: 'representative', testEnv: { HANG: '1' } }),
+      s.start({ name: 'a2', cluster: 'A' }),
+      s.start({ name: 'b1', cluster: 'B' })
+    ])
+    await waitFor('a1 to start its test', async () => (await s.releaseStatus('a1'))?.state === 'testing', { timeoutMs: 60_000, describe: async () => s.describe() })
+    await s.stop('a1')
+
+    await waitFor('A blocked for a2 and B blocked for b1', async () => allIn(s, ['a2', 'b1'], ['blocked']), { timeoutMs: 60_000, describe: async () => s.describe() })
+    const a2 = await s.releaseStatus('a2')
+    expect(a2?.clusters.find(c => c.clusterId === 'A')?.state).toBe('failed')
+    expect(a2?.reason).toMatch(/A/)
+    expect(a2?.at.installed).toBeUndefined()
+    expect((await s.releaseStatus('b1'))?.at.installed).toBeUndefined()
+  })
+
+  it('a representative offline from the start is replaced by the next in rank and the rollout completes', async () => {
+    swarm = await Swarm.create(1024 * 1024)
+    const s = swarm
+    await s.startSeed()
+    await Promise.all([
+      s.start({ name: 'a1', cluster: 'A', role: 'representative' }),
+      s.start({ name: 'a2', cluster: 'A' }),
+      s.start({ name: 'a3', cluster: 'A' }),
+      s.start({ name: 'b1', cluster: 'B' })
+    ])
+    // a1 announced itself (its record is on the DHT), then its machine went away before the release.
+    const key = await membershipKeyCid('webshop', 'A', 'representative')
+    const a1 = s.machines.get('a1')?.node?.peerId.toString()
+    await waitFor('a1 findable as a member of A', async () => {
+      for await (const provider of s.machines.get('a2')?.node?.libp2p.contentRouting.findProviders(key, { signal: AbortSignal.timeout(5_000) }) ?? []) {
+        if (provider.id.toString() === a1) return true
+      }
+      return false
+    }, { timeoutMs: 60_000 })
+    await s.stop('a1')
+    await s.seedRelease({
+      clusters: [{ name: 'A', k: 1, q: 1 }, { name: 'B', after: ['A'], k: 1, q: 1 }],
+      default: { k: 1, q: 1 },
+      ...SHORT_TIMEOUTS
+    })
+
+    await waitFor('everyone but a1 installed', async () => allIn(s, ['a2', 'a3', 'b1'], ['installed']), { timeoutMs: 120_000, describe: async () => s.describe() })
+    const view = (await s.releaseStatus('a2'))?.clusters.find(c => c.clusterId === 'A')
+    expect(view?.state).toBe('passed')
+    expect(view?.representatives).not.toContain(a1)
+    expect(view?.replaced).toContain(a1)
+    const roles = [(await s.releaseStatus('a2'))?.role, (await s.releaseStatus('a3'))?.role].sort()
+    expect(roles).toEqual(['follower', 'representative'])
+  })
+
+  it('a node that starts after the release and all outcomes catches up through sync and installs', async () => {
+    swarm = await Swarm.create(1024 * 1024)
+    const s = swarm
+    await s.seedRelease({ clusters: [{ name: 'A', k: 1, q: 1 }, { name: 'B', after: ['A'], k: 1, q: 1 }], default: { k: 1, q: 1 } })
+    await Promise.all([s.start({ name: 'a1', cluster: 'A' }), s.start({ name: 'a2', cluster: 'A' }), s.start({ name: 'b1', cluster: 'B' })])
+    await waitFor('the first three installed', async () => allIn(s, ['a1', 'a2', 'b1'], ['installed']), { timeoutMs: 120_000, describe: async () => s.describe() })
+
+    // Everything was gossiped before b2 existed: only sync can tell it.
+    await s.start({ name: 'b2', cluster: 'B' })
+    await waitFor('the late node installed', async () => allIn(s, ['b2'], ['installed']), { timeoutMs: 120_000, describe: async () => s.describe() })
+    const late = await s.releaseStatus('b2')
+    expect(late?.role).toBe('follower')
+    expect(late?.clusters.find(c => c.clusterId === 'A')?.state).toBe('passed')
+    expect(late?.clusters.find(c => c.clusterId === 'B')?.state).toBe('passed')
+  })
+})
