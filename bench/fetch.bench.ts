@@ -67,7 +67,10 @@ for (let run = 1; run <= runs; run++) {
         streamsPerPeer: optional(values.streams),
         haveRefreshMs: optional(values['have-ms']),
         onProgress: (event) => {
-          if (event.type === 'chunk-failed') count(`chunk-failed:${event.reason}`)
+          if (event.type === 'chunk-failed') {
+            count(`chunk-failed:${event.reason}`)
+            if (process.env.BENCH_VERBOSE !== undefined) console.log(`  ${node.id.slice(-6)} chunk ${event.index} from ${event.peer.slice(-6)} failed: ${event.message}`)
+          }
           if (event.type === 'peer-dropped') {
             count(`peer-dropped:${event.reason}`)
             if (process.env.BENCH_VERBOSE !== undefined) console.log(`  ${node.id.slice(-6)} dropped ${event.peer.slice(-6)}: ${event.message}`)

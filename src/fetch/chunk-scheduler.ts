@@ -34,6 +34,13 @@ export interface ChunkSchedulerInit {
   /** Cap of that backoff. */
   retryBackoffMaxMs: number
   /**
+   * How long this node must have had nothing in flight to regular peers
+   * before it asks the seed for a chunk in another follower's share (that
+   * follower is normally fetching it; asking too would cost the seed a
+   * second copy). Only matters with `self`.
+   */
+  shareGraceMs: number
+  /**
    * This node's own peer id. With it, followers that start together split
    * the chunks only the seed holds: each first asks the seed for the ones
    * whose index modulo the swarm size equals its rank among the swarm's
@@ -93,6 +100,9 @@ export class ChunkScheduler {
   readonly #maxAttempts: number
   readonly #retryBackoffMs: number
   readonly #retryBackoffMaxMs: number
+  readonly #shareGraceMs: number
+  /** Since when nothing has been in flight to regular peers (undefined while something is). */
+  #idleSince: number | undefined
   readonly #random: () => number
   readonly #self: string | undefined
   readonly #state: Uint8Array
@@ -108,6 +118,8 @@ export class ChunkScheduler {
   /** Chunk indexes in a random order: the tie-break among equally rare chunks. */
   readonly #order: Uint32Array
   readonly #peers = new Map<string, PeerState>()
+  /** Chunks of other followers' shares the last `assign` left for their owners. */
+  #deferred = 0
   #held = 0
   #inFlight = 0
   #storing = 0
@@ -121,6 +133,7 @@ export class ChunkScheduler {
     this.#maxAttempts = Math.max(1, init.maxAttemptsPerChunk)
     this.#retryBackoffMs = init.retryBackoffMs
     this.#retryBackoffMaxMs = init.retryBackoffMaxMs
+    this.#shareGraceMs = init.shareGraceMs
     this.#random = init.random ?? Math.random
     this.#self = init.self
     this.#state = new Uint8Array(count)
@@ -319,6 +332,9 @@ export class ChunkScheduler {
       const at = this.#notBefore[i] ?? 0
       if (this.#state[i] === NEEDED && at > now) next = Math.min(next, at)
     }
+    if (this.#deferred > 0 && this.#idleSince !== undefined && this.#idleSince + this.#shareGraceMs > now) {
+      next = Math.min(next, this.#idleSince + this.#shareGraceMs)
+    }
     return next === Infinity ? undefined : next
   }
 
@@ -330,8 +346,9 @@ export class ChunkScheduler {
    *
    * Chunks only a last-resort peer holds: with a share (see `self`), this
    * node's share is asked of the seed at full depth, and other followers'
-   * shares only when nothing is in flight to regular peers (their owners are
-   * fetching them; asking too would be a second copy from the seed). Without
+   * shares only once nothing has been in flight to regular peers (their owners are
+   * fetching them; asking too would be a second copy from the seed) for
+   * `shareGraceMs`. Without
    * a share, they are asked at `maxInFlightLastResort` while a swarm exists,
    * at full depth when the seed is the only source.
    */
@@ -413,7 +430,10 @@ export class ChunkScheduler {
       }
     }
 
-    if (deferred.length > 0 && this.#regularInFlight() === 0) {
+    if (this.#regularInFlight() > 0) this.#idleSince = undefined
+    else this.#idleSince ??= now
+    this.#deferred = deferred.length
+    if (deferred.length > 0 && this.#idleSince !== undefined && now - this.#idleSince >= this.#shareGraceMs) {
       for (const index of deferred) {
         if (assignments.length >= limit || lastResort.length === 0) break
         const seed = pickHolder(lastResort, index, this.#failedBy.get(index), otherCap)

@@ -61,6 +61,15 @@ export const DEFAULT_PEER_REFRESH_MS = 5_000
 /** Soonest the candidate list is asked again when the download has nothing to do. */
 export const MIN_PEER_REFRESH_MS = 1_000
 
+/**
+ * How long a follower with nothing in flight to other followers waits for
+ * the owner of a seed-only chunk (see ChunkScheduler `self`) before asking
+ * the seed for it itself. Owners fetch their share at full depth from the
+ * start, so waiting is normally rewarded within a few chunk times; two
+ * seconds bounds the cost of an owner that died.
+ */
+export const DEFAULT_SHARE_GRACE_MS = 2_000
+
 /** Failed attempts (timeout, stream error, bad bytes) after which one chunk fails the download. */
 export const DEFAULT_MAX_ATTEMPTS_PER_CHUNK = 8
 

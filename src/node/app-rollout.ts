@@ -219,6 +219,12 @@ export class AppRollout {
     if (record !== undefined && FINAL_STATES.has(record.state)) return
 
     const now = Date.now()
+    // Freeze protection holds until the install, not only on arrival.
+    if (now >= release.manifest.expiresAt) {
+      this.#discardStaged()
+      await this.#setState(release, 'blocked', `the release expired at ${new Date(release.manifest.expiresAt).toISOString()}`)
+      return
+    }
     const view = evaluate(entry.state, now)
     this.#scheduleDeadline(view.nextDeadlineAt, now)
     const decision = view.self
@@ -307,7 +313,10 @@ export class AppRollout {
     const { artifact } = release.manifest
     let held = 0
     for (const digest of artifact.chunks) if (await this.#init.chunks.has(digest)) held++
-    if (held === artifact.chunks.length) return
+    if (held === artifact.chunks.length) {
+      await this.#init.announceHolding(release)
+      return
+    }
     await this.#setState(release, 'downloading', reason, role, { chunksHeld: held })
     const bytesFrom: Record<string, number> = { ...(await this.#record(release.id))?.bytesFrom }
     let lastPersist = 0

@@ -8,6 +8,8 @@ const log = logger('mirage:node:membership')
 
 /** A DHT lookup of one cluster's members must not stall the node; 10 s covers a loaded local swarm. */
 export const MEMBER_LOOKUP_TIMEOUT_MS = 10_000
+/** Lookups forced by unknown signers run at most this often per cluster. */
+export const MIN_FORCED_LOOKUP_INTERVAL_MS = 2_000
 /** A lookup stops after this many providers per role key: bounds what a flood of fake announcements can cost. */
 export const MAX_PROVIDERS_PER_LOOKUP = 1_000
 
@@ -34,6 +36,7 @@ export class Membership {
   #stopping = new AbortController()
   readonly #lookups = new Map<string, Promise<void>>()
   readonly #announcedAt = new Map<string, number>()
+  readonly #forcedAt = new Map<string, number>()
 
   constructor (init: MembershipInit) {
     this.#init = init
@@ -76,10 +79,17 @@ export class Membership {
     return lookup
   }
 
-  /** A known member, or one a fresh lookup finds: only members' outcomes count. */
+  /**
+   * A known member, or one a fresh lookup finds: only members' outcomes
+   * count. Lookups forced this way are spaced per cluster, so a stream of
+   * messages from strangers cannot turn into a stream of DHT queries.
+   */
   async isMember (app: string, clusterId: string, peerId: string): Promise<boolean> {
     const key = membershipKey({ app, clusterId, peerId })
     if (await this.#init.store.memberships.has(key)) return true
+    const cluster = `${app}/${clusterId}`
+    if (Date.now() - (this.#forcedAt.get(cluster) ?? 0) < MIN_FORCED_LOOKUP_INTERVAL_MS) return false
+    this.#forcedAt.set(cluster, Date.now())
     await this.lookup(app, clusterId)
     return this.#init.store.memberships.has(key)
   }

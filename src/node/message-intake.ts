@@ -2,7 +2,7 @@ import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
 import { decodeTestOutcome, decodeTestStart } from '../overlay/index.ts'
 import { openRelease } from '../release/index.ts'
-import { SIGNATURE_DOMAINS, openEnvelope } from '../trust/index.ts'
+import { SIGNATURE_DOMAINS, bytesEqual, openEnvelope } from '../trust/index.ts'
 import type { SyncItemKind, TestOutcome, TestStart } from '../overlay/index.ts'
 import type { VerifiedRelease } from '../release/index.ts'
 import type { Store } from '../store/index.ts'
@@ -22,7 +22,7 @@ export interface IntakeComponents {
    * Whether a peer is a member of a cluster; may look the cluster up on the
    * DHT when the peer is not known yet. Only members' outcomes count.
    */
-  isMember(app: string, clusterId: string, peerId: string): Promise<boolean>
+  isMember(app: string, clusterId: string, peerId: string, releaseId: string): Promise<boolean>
   onRelease(release: VerifiedRelease, receivedAt: number): void
   onTestStart(start: TestStart, peerId: string, receivedAt: number): void
   onOutcome(outcome: TestOutcome, peerId: string, receivedAt: number): void
@@ -92,8 +92,13 @@ export class MessageIntake {
     if (verdict !== 'accept') return verdict
     const key = `${outcome.releaseId}/${outcome.clusterId}/${peerId}`
     const known = await this.#c.store.outcomes.get(key)
-    // One outcome per member and release: a second, different one is kept out (the first is signed and binding).
-    if (known !== undefined) return 'accept'
+    if (known !== undefined) {
+      if (bytesEqual(known.envelope, bytes)) return 'accept'
+      // A member that signed a pass and a fail: the fail is kept and counts
+      // (the safe direction, rule 6); a pass never replaces a fail.
+      const knownPass = decodeTestOutcome((await openEnvelope(known.envelope, SIGNATURE_DOMAINS.outcome)).payload).pass
+      if (knownPass === outcome.pass || outcome.pass) return 'accept'
+    }
     const receivedAt = Date.now()
     await this.#c.store.outcomes.put(key, { releaseId: outcome.releaseId, clusterId: outcome.clusterId, peerId, envelope: bytes, receivedAt })
     log('outcome %s for %s in %s: %s', peerId, outcome.releaseId, outcome.clusterId, outcome.pass ? 'pass' : 'FAIL')
@@ -112,7 +117,7 @@ export class MessageIntake {
     // its way through the DHT look alike, so the message is dropped without
     // scoring the sender down, and never stored or counted. An honest one
     // comes back through sync once its sender's announcement is found.
-    if (!await this.#c.isMember(message.app, message.clusterId, peerId)) {
+    if (!await this.#c.isMember(message.app, message.clusterId, peerId, message.releaseId)) {
       log('ignored a message by %s, not a known member of cluster %s', peerId, message.clusterId)
       return 'ignore'
     }

@@ -85,6 +85,11 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       : trustEveryAppOf(vendorText)
 
     const rollouts = new Map<string, AppRollout>()
+    /** The clusters each known release's plan names: whose members' messages may matter. */
+    const planClusters = new Map<string, Set<string>>()
+    const knowRelease = (release: VerifiedRelease): void => {
+      planClusters.set(release.id, new Set(release.manifest.plan.clusters.map(rule => rule.name)))
+    }
     const membership = new Membership({
       libp2p,
       store,
@@ -99,8 +104,14 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       store,
       trust,
       installedSequence: async app => (await store.installs.get(app))?.sequence,
-      isMember: async (app, clusterId, member) => membership.isMember(app, clusterId, member),
+      isMember: async (app, clusterId, member, releaseId) => {
+        // Only clusters that matter here are ever looked up: ours and the
+        // plan's. Anything else is dropped without costing a DHT query.
+        const relevant = clusterId === rollouts.get(app)?.clusterId || (planClusters.get(releaseId)?.has(clusterId) ?? false)
+        return relevant && membership.isMember(app, clusterId, member)
+      },
       onRelease: (release, receivedAt) => {
+        knowRelease(release)
         void held.add(release.manifest.artifact.root, release.manifest.artifact)
         rollouts.get(release.manifest.app)?.addRelease(release, receivedAt).catch((err: unknown) => { log.error('adding release failed: %e', err) })
       },
@@ -211,7 +222,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
     stack.push(async () => { await syncServer.stop() })
     await chunkServer.start()
     stack.push(async () => { await chunkServer.stop() })
-    await restoreReleases(store, trust, held, rollouts)
+    await restoreReleases(store, trust, held, rollouts, knowRelease)
     await membership.start()
     stack.push(async () => { await membership.stop() })
     for (const rollout of rollouts.values()) rollout.start()
@@ -290,10 +301,11 @@ function trustEveryAppOf (vendorKeyText: string): TrustedVendorKeys {
 }
 
 /** Everything the node persisted before a restart goes back into the engine. */
-async function restoreReleases (store: Store, trust: TrustedVendorKeys, held: HeldChunks, rollouts: Map<string, AppRollout>): Promise<void> {
+async function restoreReleases (store: Store, trust: TrustedVendorKeys, held: HeldChunks, rollouts: Map<string, AppRollout>, know: (release: VerifiedRelease) => void): Promise<void> {
   for await (const [, record] of store.releases.entries()) {
     try {
       const release = await readSignedRelease(record.envelope, trust)
+      know(release)
       await held.add(release.manifest.artifact.root, release.manifest.artifact)
       await rollouts.get(record.app)?.addRelease(release, record.receivedAt)
     } catch (err) {

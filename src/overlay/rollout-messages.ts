@@ -1,4 +1,6 @@
+import { CID } from 'multiformats/cid'
 import { z } from 'zod'
+import { CLUSTER_NAME_PATTERN } from '../release/index.ts'
 import { APP_NAME_PATTERN, CanonicalEncodingError, decodeCanonical, encodeCanonical } from '../trust/index.ts'
 
 /**
@@ -10,7 +12,8 @@ import { APP_NAME_PATTERN, CanonicalEncodingError, decodeCanonical, encodeCanoni
 /** Large enough for a cluster id, release CID and a few fields; far below any honest message. */
 export const MAX_ROLLOUT_MESSAGE_BYTES = 4 * 1024
 
-const id = z.string().min(1).max(128).refine(s => !s.includes('/'), "must not contain '/'")
+const releaseId = z.string().max(128).refine(text => { try { return CID.parse(text).version === 1 } catch { return false } }, 'must be a CIDv1 string')
+const clusterId = z.string().regex(CLUSTER_NAME_PATTERN, 'is not a cluster name')
 const time = z.int().min(0)
 
 /** "I, an elected representative, started testing this release." */
@@ -37,12 +40,12 @@ export interface TestOutcome {
   at: number
 }
 
-const testStartSchema = z.strictObject({ v: z.literal(1), app: z.string().regex(APP_NAME_PATTERN), releaseId: id, clusterId: id, at: time })
+const testStartSchema = z.strictObject({ v: z.literal(1), app: z.string().regex(APP_NAME_PATTERN), releaseId, clusterId, at: time })
 const testOutcomeSchema = z.strictObject({
   v: z.literal(1),
   app: z.string().regex(APP_NAME_PATTERN),
-  releaseId: id,
-  clusterId: id,
+  releaseId,
+  clusterId,
   pass: z.boolean(),
   exitCode: z.int().min(-1_000_000).max(1_000_000).nullable(),
   durationMs: time,

@@ -109,10 +109,12 @@ export class SyncServer {
   }
 
   async #serve (stream: Stream): Promise<void> {
-    const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
+    // The limit applies to what we read (the request); our own frames may be larger.
+    const lp = lpStream(stream, { maxDataLength: MAX_SYNC_REQUEST_BYTES })
     const request = decodeSyncRequest((await lp.read({ signal: AbortSignal.timeout(SYNC_IDLE_TIMEOUT_MS) })).subarray())
     let count = 0
     for await (const item of this.#source(request.app)) {
+      // Beyond the limit the answer is cut; the client still gets a valid `end` and later rounds go on.
       if (count >= MAX_SYNC_ITEMS) break
       await lp.write(encodeSyncFrame({ t: 'item', kind: item.kind, bytes: item.bytes }), { signal: AbortSignal.timeout(SYNC_IDLE_TIMEOUT_MS) })
       count++
@@ -134,13 +136,15 @@ export async function syncFromPeer (dialer: Dialer, peer: PeerId, app: string, o
   const stream = await dialer.dialProtocol(peer, SYNC_PROTOCOL, { signal: signal ?? AbortSignal.timeout(SYNC_IDLE_TIMEOUT_MS) })
   try {
     const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
-    await lp.write(encodeSyncRequest(app))
+    await lp.write(encodeSyncRequest(app), { signal: AbortSignal.timeout(SYNC_IDLE_TIMEOUT_MS) })
     for (let received = 0; received <= MAX_SYNC_ITEMS; received++) {
       const frame = decodeSyncFrame((await lp.read({ signal: AbortSignal.timeout(SYNC_IDLE_TIMEOUT_MS) })).subarray())
       if (frame.t === 'end') {
+        if (frame.count !== received) throw new SyncProtocolError(`peer ${peer.toString()} announced ${frame.count} sync items but sent ${received}`)
         await stream.close().catch(() => {})
         return received
       }
+      if (received === MAX_SYNC_ITEMS) break
       await onItem({ kind: frame.kind, bytes: frame.bytes })
     }
     throw new SyncProtocolError(`peer ${peer.toString()} sent more than ${MAX_SYNC_ITEMS} sync items`)
