@@ -430,12 +430,16 @@ class Download {
       this.#dropPeer(session, 'protocol', error.message)
       return
     }
+    // One strike per backoff period: a connection that dies takes all its
+    // streams (and their requests) with it, which is one failure, not several.
+    const now = performance.now()
+    if (session.notBefore > now) return
     session.strikes++
     if (session.strikes >= MAX_PEER_STRIKES) {
       this.#dropPeer(session, 'unresponsive', `${session.strikes} failures in a row, last: ${error.message}`)
       return
     }
-    const until = performance.now() + Math.min(PEER_BACKOFF_MAX_MS, PEER_BACKOFF_MS * 2 ** (session.strikes - 1))
+    const until = now + Math.min(PEER_BACKOFF_MAX_MS, PEER_BACKOFF_MS * 2 ** (session.strikes - 1))
     session.notBefore = until
     this.#scheduler.backOff(session.id, until)
     log('backing off %s after %s: %s', session.id, reason, error.message)
