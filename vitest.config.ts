@@ -10,13 +10,14 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'] }
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/e2e/**/*.test.ts'], exclude: ['test/e2e/rollout-*.test.ts'] }
       },
       {
-        // Swarms of real libp2p nodes: one file at a time, so two swarms never
-        // fight over the two cores and their timeouts stay meaningful.
+        // Swarms of real libp2p nodes (in-process, or `mirage` processes): one
+        // file at a time, after the unit tests (see `npm test`), so two swarms
+        // never fight over the two cores and their timeouts stay meaningful.
         extends: true,
-        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], fileParallelism: false, testTimeout: 300_000 }
+        test: { name: 'integration', include: ['test/integration/**/*.test.ts', 'test/e2e/rollout-*.test.ts'], fileParallelism: false, testTimeout: 300_000 }
       }
     ]
   }

@@ -43,6 +43,22 @@ export class CpuSampler {
     return this.cores * (after.busy - before.busy) / (after.total - before.total)
   }
 
+  /**
+   * Waits (bounded) until the machine has been nearly idle for `windowMs`:
+   * other work on a shared 2-core machine would slow whichever contender it
+   * overlaps. Returns the busy cores of the last window, quiet or not.
+   */
+  async waitQuiet (maxBusyCores: number, windowMs: number, timeoutMs: number): Promise<{ busyCores: number, waitedMs: number }> {
+    const began = Date.now()
+    for (;;) {
+      const from = Date.now()
+      await new Promise(resolve => setTimeout(resolve, windowMs))
+      const busyCores = this.busyCores(from, Date.now())
+      const waitedMs = Date.now() - began
+      if (busyCores <= maxBusyCores || waitedMs >= timeoutMs) return { busyCores, waitedMs }
+    }
+  }
+
   #sample (): void {
     const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number)
     // user nice system idle iowait irq softirq steal …: idle and iowait are not busy.

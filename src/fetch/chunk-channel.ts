@@ -75,7 +75,6 @@ export class ChunkChannel {
       maxBufferSize: (init.maxOutstanding + 2) * (init.maxResponseBytes + 16)
     })
     stream.addEventListener('close', (event) => {
-      if (process.env.FETCH_DEBUG !== undefined && event.error != null) console.log('CLOSE', this.#queue.length, event.error.name, event.error.stack, (event as any).local)
       if (this.#failure === undefined && (this.#queue.length > 0 || event.error != null)) {
         this.#fail(new ChunkChannelError('stream', this.peer, `chunks stream to ${this.peer} closed${event.error == null ? '' : `: ${event.error.message}`}`, { cause: event.error }))
       }

@@ -26,7 +26,7 @@ import type { ChunkDialer } from './chunk-channel.ts'
 import { ChunkScheduler } from './chunk-scheduler.ts'
 import {
   CHUNK_RETRY_BACKOFF_MAX_MS, CHUNK_RETRY_BACKOFF_MS, CLOSE_TIMEOUT_MS, DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_HAVE_REFRESH_MS,
-  DEFAULT_MAX_ATTEMPTS_PER_CHUNK, DEFAULT_MAX_IN_FLIGHT_LAST_RESORT, DEFAULT_MAX_IN_FLIGHT_PER_PEER, DEFAULT_MAX_PEERS,
+  DEFAULT_MAX_ATTEMPTS_PER_CHUNK, DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_LAST_RESORT, DEFAULT_MAX_IN_FLIGHT_PER_PEER, DEFAULT_MAX_PEERS,
   DEFAULT_PEER_REFRESH_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SHARE_GRACE_MS, DEFAULT_STALL_TIMEOUT_MS, DEFAULT_STREAMS_PER_PEER,
   MAX_BUFFERED_CHUNK_BYTES, MAX_CONCURRENT_DIALS, MAX_MISSING_ANSWERS_PER_PEER, MAX_PEER_STRIKES, MIN_HAVE_REFRESH_MS,
   MIN_PEER_REFRESH_MS, PEER_BACKOFF_MAX_MS, PEER_BACKOFF_MS, RESUME_CHECK_CONCURRENCY
@@ -65,6 +65,8 @@ export interface DownloadInit {
   self?: string
   /** Requests kept in flight per regular peer (default DEFAULT_MAX_IN_FLIGHT_PER_PEER). */
   maxInFlightPerPeer?: number
+  /** Chunk bytes requested and not yet received, over all peers (default DEFAULT_MAX_IN_FLIGHT_BYTES, at least one chunk). */
+  maxInFlightBytes?: number
   /** Requests kept in flight per last-resort peer (default DEFAULT_MAX_IN_FLIGHT_LAST_RESORT). */
   maxInFlightLastResort?: number
   /** Streams per peer the requests are spread over (default DEFAULT_STREAMS_PER_PEER). */
@@ -166,6 +168,7 @@ class Download {
   readonly #maxPeers: number
   readonly #maxResponseBytes: number
   readonly #bufferBudget: number
+  readonly #maxInFlight: number
   readonly #controller = new AbortController()
   readonly #pendingStores = new Set<Promise<void>>()
   readonly #bytesByPeer = new Map<string, number>()
@@ -204,6 +207,7 @@ class Download {
     })
     this.#maxResponseBytes = init.layout.chunkSize + RESPONSE_OVERHEAD_BYTES
     this.#bufferBudget = Math.max(1, Math.floor(MAX_BUFFERED_CHUNK_BYTES / init.layout.chunkSize))
+    this.#maxInFlight = Math.max(1, Math.floor(positive(init.maxInFlightBytes, DEFAULT_MAX_IN_FLIGHT_BYTES) / init.layout.chunkSize))
   }
 
   async run (): Promise<DownloadResult> {
@@ -272,7 +276,7 @@ class Download {
       if (control !== undefined && !session.haveOutstanding && now >= session.nextHaveAt) this.#askHave(session, control, now)
     }
 
-    const budget = this.#bufferBudget - scheduler.inFlight - scheduler.storing
+    const budget = Math.min(this.#bufferBudget - scheduler.inFlight - scheduler.storing, this.#maxInFlight - scheduler.inFlight)
     const { assignments, starved } = scheduler.assign(now, budget)
     for (const { peer, index } of assignments) this.#fetch(peer, index)
 
@@ -496,11 +500,6 @@ class Download {
       this.#failChunk(peer, index, 'closed', `no open stream to ${peer}`)
       if (session !== undefined) this.#scheduler.backOff(peer, performance.now() + PEER_BACKOFF_MS)
       return
-    }
-    if (process.env.FETCH_DEBUG !== undefined && session.lastResort) {
-      const now = performance.now()
-      const view = [...this.#sessions.values()].filter((s) => !s.lastResort).map((s) => `${s.id.slice(-4)}:${this.#scheduler.holds(s.id, index) ? 'H' : '-'}${s.dropped ? 'D' : ''}${s.haveOutstanding ? 'O' : ''}${(now - s.lastHaveAt).toFixed(0)}`).join(' ')
-      console.log(`${this.#init.self?.slice(-4)} seed chunk ${index}: ${view}`)
     }
     channel.request({ t: 'get', root: this.#init.root, index }).then((response) => {
       this.#onChunk(session, index, response)

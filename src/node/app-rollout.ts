@@ -243,7 +243,9 @@ export class AppRollout {
         // An election on a view that holds only ourselves would make every
         // machine a representative: look the cluster up once before acting.
         const announced = this.#init.announcedAt()
-        const settledAt = Math.max(record?.at.seen ?? now, announced ?? now) + ELECTION_SETTLE_MS
+        // Never wait so long that the plan's start timeout replaces us meanwhile.
+        const settle = Math.min(ELECTION_SETTLE_MS, release.manifest.plan.startTimeoutMs / 2)
+        const settledAt = Math.max(record?.at.seen ?? now, announced ?? now) + settle
         const lookedUp = this.#lookedUpAt.get(this.#init.clusterId) ?? 0
         const started = await this.#init.store.testStarts.has(`${release.id}/${this.#init.clusterId}/${this.#init.peerId}`)
         if ((announced === undefined || lookedUp < settledAt) && !started) {

@@ -64,7 +64,9 @@ describe('silence, replacement and catch-up', () => {
     await s.seedRelease({
       clusters: [{ name: 'A', k: 1, q: 1 }, { name: 'B', after: ['A'], k: 1, q: 1 }],
       default: { k: 1, q: 1 },
-      ...SHORT_TIMEOUTS
+      // Long enough that the next in rank, once elected, surely starts in time on a loaded machine.
+      startTimeoutMs: 8_000,
+      reportGraceMs: 1_000
     })
 
     await waitFor('everyone but a1 installed', async () => allIn(s, ['a2', 'a3', 'b1'], ['installed']), { timeoutMs: 120_000, describe: async () => s.describe() })
