@@ -85,6 +85,8 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       : trustEveryAppOf(vendorText)
 
     const rollouts = new Map<string, AppRollout>()
+    // Each app's cluster, computed once from its environment at start.
+    const clusterOf = new Map(await Promise.all(Object.entries(config.apps).map(async ([app, c]) => [app, await computeClusterId(app, c.cluster)] as const)))
     /** The clusters each known release's plan names: whose members' messages may matter. */
     const planClusters = new Map<string, Set<string>>()
     const knowRelease = (release: VerifiedRelease): void => {
@@ -93,12 +95,11 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
     const membership = new Membership({
       libp2p,
       store,
-      own: await Promise.all(Object.entries(config.apps).map(async ([app, c]) => ({ app, clusterId: await computeClusterId(app, c.cluster), role: c.role }))),
+      own: Object.entries(config.apps).map(([app, c]) => ({ app, clusterId: clusterOf.get(app) ?? '', role: c.role })),
       announceIntervalMs: config.announceIntervalMs,
       onMember: member => rollouts.get(member.app)?.memberSeen(member)
     })
 
-    let gossip: AppGossip | undefined
     const seededApps = new Set<string>()
     const intake = new MessageIntake({
       store,
@@ -118,8 +119,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       onTestStart: (start, from, at) => { rollouts.get(start.app)?.testStarted(start, from, at) },
       onOutcome: (outcome, from, at) => { rollouts.get(outcome.app)?.outcomeSeen(outcome, from, at) }
     })
-    gossip = new AppGossip(libp2p, intake)
-    const appGossip = gossip
+    const appGossip = new AppGossip(libp2p, intake)
 
     const lastResortByApp = new Map(Object.entries(config.apps).map(([app, c]) => [app, c.vendorKeys.map(text => peerIdFromPublicKey(publicKeyFromText(text)).toString())]))
     const download = async (release: VerifiedRelease, onChunk: (from: string, bytes: number, held: number) => void, signal: AbortSignal): Promise<void> => {
@@ -154,7 +154,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
     }
 
     for (const [app, appConfig] of Object.entries(config.apps)) {
-      const clusterId = await computeClusterId(app, appConfig.cluster)
+      const clusterId = clusterOf.get(app) ?? ''
       const installer = await openInstaller(appConfig.installDir)
       const announce = async (release: VerifiedRelease, domain: 'test-start' | 'outcome', payload: Uint8Array): Promise<void> => {
         const envelope = await sealEnvelope(domain, payload, privateKey)
