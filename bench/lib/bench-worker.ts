@@ -8,8 +8,8 @@
  *   http-server       the plain-HTTP baseline's server: one file from memory,
  *                     paced by one token bucket shared by all responses
  *   http-client       one HTTP download: hashes and counts the bytes
- *   ceiling-vendor    a libp2p node (the overlay's own stack) that streams the
- *                     file to whoever opens the ceiling protocol
+ *   ceiling-vendor    a libp2p node (the overlay's transport stack) that
+ *                     streams the file to whoever opens the ceiling protocol
  *   ceiling-receiver  a libp2p node that connects to it and reads one stream
  *
  * Talks to the parent over IPC: `ready` once started, `done` when a timed
@@ -22,15 +22,19 @@ import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { createServer, get } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { tcp } from '@libp2p/tcp'
 import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
 import { loadNodeConfig, startMirageNode } from '../../src/node/index.ts'
-import { createOverlayLibp2p } from '../../src/overlay/index.ts'
+import { DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_MAX_PARALLEL_DIALS, DEFAULT_UPGRADE_TIMEOUT_MS } from '../../src/overlay/constants.ts'
 // The node's own limiter (not re-exported by src/overlay/index.ts): the HTTP
 // baseline is paced by exactly the token bucket that paces the seed.
 import { createUploadLimiter } from '../../src/overlay/upload-limiter.ts'
 import { generateSigningKey } from '../../src/trust/index.ts'
 import { openVendorDir } from '../../src/vendor/index.ts'
-import type { OverlayLibp2p } from '../../src/overlay/index.ts'
+import type { Libp2p } from '@libp2p/interface'
 import type { UploadLimiter } from '../../src/overlay/upload-limiter.ts'
 
 /** The ceiling baseline's protocol: open a stream, receive the whole file, done. */
@@ -144,7 +148,7 @@ async function httpClient (): Promise<void> {
 
 async function ceilingVendor (): Promise<void> {
   const data = await readFile(String(args.file))
-  const libp2p = await overlayNode()
+  const libp2p = await ceilingNode()
   let sent = 0
   await libp2p.handle(CEILING_PROTOCOL, async (stream) => {
     try {
@@ -166,7 +170,7 @@ async function ceilingVendor (): Promise<void> {
 }
 
 async function ceilingReceiver (): Promise<void> {
-  const libp2p = await overlayNode()
+  const libp2p = await ceilingNode()
   const vendor = multiaddr(String(args.vendor))
   send({ type: 'ready', peerId: libp2p.peerId.toString() })
   await message('connect')
@@ -183,15 +187,40 @@ async function ceilingReceiver (): Promise<void> {
   send({ type: 'connected' })
   await message('go')
   const startedAt = Date.now()
-  const stream = await libp2p.dialProtocol(vendor, CEILING_PROTOCOL)
+  const stream = await libp2p.dialProtocol(vendor, CEILING_PROTOCOL, { signal: AbortSignal.timeout(60_000) }).catch((err: unknown) => {
+    throw new Error(`opening the stream failed after ${Date.now() - startedAt} ms: ${String(err)}`, { cause: err })
+  })
+  const openedAt = Date.now()
   let bytes = 0
-  // Noise's AEAD already authenticates every byte: counting is the whole check.
-  for await (const piece of stream) bytes += piece.byteLength
-  send({ type: 'done', bytes, startedAt, finishedAt: Date.now() })
+  try {
+    // Noise's AEAD already authenticates every byte: counting is the whole check.
+    for await (const piece of stream) bytes += piece.byteLength
+  } catch (err) {
+    throw new Error(`reading failed after ${bytes} bytes, ${Date.now() - openedAt} ms after the stream opened (${openedAt - startedAt} ms to open): ${String(err)}`, { cause: err })
+  }
+  send({ type: 'done', bytes, startedAt, openedAt, finishedAt: Date.now() })
 }
 
-async function overlayNode (): Promise<OverlayLibp2p> {
-  const libp2p = await createOverlayLibp2p({ privateKey: await generateSigningKey(), listen: ['/ip4/127.0.0.1/tcp/0'] })
+/**
+ * The ceiling's nodes: the overlay's transport stack exactly (TCP, Noise,
+ * Yamux, the overlay's dial and upgrade budgets) and nothing a plain stream
+ * does not need (no DHT, no gossip), so no design on this stack can do
+ * better. One deliberate difference from createOverlayLibp2p: the
+ * connection monitor does not abort connections whose ping is late. Under
+ * this load a ping waits behind megabytes of stream data for longer than its
+ * 5 s minimum timeout, and libp2p's default then kills the connection (and
+ * the transfer) with a TimeoutError; a ceiling must not measure that.
+ */
+async function ceilingNode (): Promise<Libp2p> {
+  const libp2p = await createLibp2p({
+    privateKey: await generateSigningKey(),
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { dialTimeout: DEFAULT_DIAL_TIMEOUT_MS, inboundUpgradeTimeout: DEFAULT_UPGRADE_TIMEOUT_MS, maxParallelDials: DEFAULT_MAX_PARALLEL_DIALS },
+    connectionMonitor: { abortConnectionOnPingFailure: false }
+  })
   cleanups.push(async () => { await libp2p.stop() })
   return libp2p
 }

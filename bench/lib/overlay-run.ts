@@ -136,25 +136,29 @@ export async function runOverlay (init: OverlayRunInit): Promise<OverlayResult> 
 
   // Until every follower installed (or one failed, or time ran out).
   const statuses = new Map<string, ReleaseStatus>()
+  /** What each machine last said, for the message if the run times out. */
+  const notes = new Map<string, string>()
   const deadline = seededAt + init.timeoutMs
   let lastReport = seededAt
   for (;;) {
     const pending = machines.filter(m => statuses.get(m.name)?.state !== 'installed')
     if (pending.length === 0) break
     await Promise.all(pending.map(async (machine) => {
-      const status = await releaseStatus(machine, release.id)
+      const node = await nodeStatus(machine)
+      const status = node?.apps[0]?.releases.find(r => r.id === release.id)
+      notes.set(machine.name, node === undefined ? 'no answer from its control API' : status === undefined ? `has not seen the release (${node.connectedPeers} connections)` : `${status.state}: ${status.reason}; chunks ${status.chunksHeld}/${status.chunksTotal}`)
       if (status !== undefined) statuses.set(machine.name, status)
       if (status !== undefined && STATE_FAILED.has(status.state)) throw new Error(`${machine.name} is ${status.state}: ${status.reason}`)
       if (machine.process?.running === false) throw new Error(`${machine.name} exited: ${machine.process.stderr.slice(-2000)}`)
     }))
     const now = Date.now()
     if (now > deadline) {
-      throw new Error(`not every follower installed within ${init.timeoutMs} ms: ${pending.map(m => `${m.name} ${statuses.get(m.name)?.state ?? '?'} (${statuses.get(m.name)?.reason ?? ''})`).join('; ')}`)
+      throw new Error(`not every follower installed within ${init.timeoutMs} ms: ${pending.map(m => `${m.name} ${notes.get(m.name) ?? '?'}`).join('; ')}`)
     }
     if (now - lastReport > 10_000) {
       lastReport = now
       const counts = new Map<string, number>()
-      for (const m of machines) counts.set(statuses.get(m.name)?.state ?? 'unknown', (counts.get(statuses.get(m.name)?.state ?? 'unknown') ?? 0) + 1)
+      for (const m of machines) counts.set(statuses.get(m.name)?.state ?? 'without the release', (counts.get(statuses.get(m.name)?.state ?? 'without the release') ?? 0) + 1)
       log(`  ${((now - seededAt) / 1000).toFixed(0)} s: ${[...counts].map(([state, n]) => `${n} ${state}`).join(', ')}`)
     }
     await new Promise(resolve => setTimeout(resolve, POLL_INTERVAL_MS))
@@ -236,10 +240,6 @@ async function nodeStatus (machine: Machine): Promise<NodeStatus | undefined> {
     // A busy node may miss one poll; the next one asks again.
     return undefined
   }
-}
-
-async function releaseStatus (machine: Machine, releaseId: string): Promise<ReleaseStatus | undefined> {
-  return (await nodeStatus(machine))?.apps[0]?.releases.find(r => r.id === releaseId)
 }
 
 /**

@@ -10,6 +10,8 @@
  */
 import { fork, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { join } from 'node:path'
 
 /** The real `mirage` command, run by the pinned Node that runs this benchmark. */
 export const MIRAGE_ENTRY = new URL('../../bin/mirage.ts', import.meta.url).pathname
@@ -39,8 +41,13 @@ export class BenchProcess {
   constructor (name: string, child: ChildProcess) {
     this.name = name
     this.child = child
-    child.stdout?.setEncoding('utf8').on('data', (text: string) => { this.stdout = tail(this.stdout + text) })
-    child.stderr?.setEncoding('utf8').on('data', (text: string) => { this.stderr = tail(this.stderr + text) })
+    // BENCH_LOG_DIR=<dir> keeps every process's whole output in <dir>/<name>.log
+    // (run with DEBUG=mirage:* to see what the nodes did).
+    const logDir = process.env.BENCH_LOG_DIR
+    const file = logDir === undefined || logDir === '' ? undefined : createWriteStream(join(logDir, `${name}.log`), { flags: 'a' })
+    if (file !== undefined) child.on('exit', () => { file.end() })
+    child.stdout?.setEncoding('utf8').on('data', (text: string) => { this.stdout = tail(this.stdout + text); file?.write(text) })
+    child.stderr?.setEncoding('utf8').on('data', (text: string) => { this.stderr = tail(this.stderr + text); file?.write(text) })
     child.on('message', (message: WorkerMessage) => {
       this.#messages.push(message)
       this.#wakeAll()

@@ -5,10 +5,11 @@
 
 /**
  * Chunk requests kept outstanding per peer (pipelined on its stream). One
- * request at a time would leave a peer's link idle for a round trip and a
- * disk read per chunk; measured on loopback (bench/fetch.bench.ts), 4
- * pipelined requests reach the per-stream ceiling DESIGN.md reports
- * (≈ 230–290 MB/s), more only add buffering.
+ * at a time leaves a peer's link idle for a round trip and a disk read per
+ * chunk; measured on loopback (one stream, 1 MiB chunks, the server reading
+ * ahead), 2, 4 and 8 in flight all reach the per-stream ceiling DESIGN.md
+ * reports. 4 leaves room for higher-latency links and smaller chunks; the
+ * total per download is capped by DEFAULT_MAX_IN_FLIGHT_BYTES.
  */
 export const DEFAULT_MAX_IN_FLIGHT_PER_PEER = 4
 
@@ -57,14 +58,17 @@ export const DEFAULT_STALL_TIMEOUT_MS = 60_000
 
 /**
  * How often each peer is re-asked for its bitfield. Followers that are
- * downloading gain chunks every few ms, and a fresh bitfield is what lets
- * them serve each other instead of the seed; a `have` exchange costs ≈ 100
- * bytes per chunk-sized transfer, so 250 ms is cheap.
+ * downloading gain chunks all the time, and fresh bitfields are what let
+ * them serve each other; but the cost grows with peers × peers when a
+ * scenario runs many nodes in one process. In bench/fetch.bench.ts (10 and
+ * 20 followers) 250 ms and 1 s gave the same times and seed upload (the
+ * split of the seed's chunks, not freshness, keeps the seed near one copy),
+ * and a follower with nothing to do asks sooner (MIN_HAVE_REFRESH_MS).
  */
-export const DEFAULT_HAVE_REFRESH_MS = 250
+export const DEFAULT_HAVE_REFRESH_MS = 1_000
 
 /** Soonest a peer is re-asked for its bitfield when the download has nothing to do. */
-export const MIN_HAVE_REFRESH_MS = 100
+export const MIN_HAVE_REFRESH_MS = 200
 
 /** How often the candidate peer list (DHT providers + connected peers) is asked again. */
 export const DEFAULT_PEER_REFRESH_MS = 5_000
@@ -73,11 +77,13 @@ export const DEFAULT_PEER_REFRESH_MS = 5_000
 export const MIN_PEER_REFRESH_MS = 1_000
 
 /**
- * How long a follower with nothing in flight to other followers waits for
- * the owner of a seed-only chunk (see ChunkScheduler `self`) before asking
- * the seed for it itself. Owners fetch their share at full depth from the
- * start, so waiting is normally rewarded within a few chunk times; two
- * seconds bounds the cost of an owner that died.
+ * How long a follower with nothing in flight to other followers, seeing no
+ * peer advertise a new chunk, waits for the owner of a seed-only chunk (see
+ * ChunkScheduler `self`) before asking the seed for it itself. Owners fetch
+ * their share at full depth from the start, so while the swarm makes
+ * progress waiting is rewarded; two quiet seconds bound the cost of an
+ * owner that died. Also how long a new candidate's first bitfield is waited
+ * for before the shares are computed without it.
  */
 export const DEFAULT_SHARE_GRACE_MS = 2_000
 

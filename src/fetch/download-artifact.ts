@@ -383,7 +383,7 @@ class Download {
       dropped: false,
       seenFailures: new WeakSet()
     })
-    this.#scheduler.addPeer(id, { lastResort })
+    this.#scheduler.addPeer(id, { lastResort, now: performance.now() })
     this.#emit({ type: 'peer-added', peer: id, lastResort })
     this.#kick()
   }
@@ -473,19 +473,22 @@ class Download {
     session.nextHaveAt = now + this.#haveRefreshMs
     channel.request({ t: 'have', root: this.#init.root }).then((response) => {
       session.haveOutstanding = false
-      if (session.dropped || response.t !== 'have') return
-      if (!isValidBitfield(response.bits, this.#layout.chunks.length)) {
-        this.#dropPeer(session, 'protocol', `bitfield of ${response.bits.byteLength} bytes does not fit ${this.#layout.chunks.length} chunks`)
-        return
-      }
-      session.nextHaveAt = performance.now() + this.#haveRefreshMs
-      session.hasChunks ||= countBits(response.bits) > 0
-      this.#scheduler.setHave(session.id, response.bits)
-      this.#kick()
+      this.#safely(() => {
+        if (session.dropped || response.t !== 'have') return
+        if (!isValidBitfield(response.bits, this.#layout.chunks.length)) {
+          this.#dropPeer(session, 'protocol', `bitfield of ${response.bits.byteLength} bytes does not fit ${this.#layout.chunks.length} chunks`)
+          return
+        }
+        session.nextHaveAt = performance.now() + this.#haveRefreshMs
+        // Any good answer shows the peer works (a peer with nothing for us
+        // only ever answers bitfields).
+        session.strikes = 0
+        session.hasChunks ||= countBits(response.bits) > 0
+        this.#scheduler.setHave(session.id, response.bits, performance.now())
+      })
     }, (err: unknown) => {
       session.haveOutstanding = false
-      this.#onChannelFailure(session, err)
-      this.#kick()
+      this.#safely(() => { this.#onChannelFailure(session, err) })
     })
   }
 
@@ -502,12 +505,13 @@ class Download {
       return
     }
     channel.request({ t: 'get', root: this.#init.root, index }).then((response) => {
-      this.#onChunk(session, index, response)
+      this.#safely(() => { this.#onChunk(session, index, response) })
     }, (err: unknown) => {
-      const reason = (err as Error)?.name === 'ChunkChannelError' ? (err as ChunkChannelError).reason : 'stream'
-      this.#failChunk(peer, index, reason, (err as Error)?.message ?? String(err))
-      this.#onChannelFailure(session, err)
-      this.#kick()
+      this.#safely(() => {
+        const reason = (err as Error)?.name === 'ChunkChannelError' ? (err as ChunkChannelError).reason : 'stream'
+        this.#failChunk(peer, index, reason, (err as Error)?.message ?? String(err))
+        this.#onChannelFailure(session, err)
+      })
     })
   }
 
@@ -534,19 +538,23 @@ class Download {
     scheduler.received(session.id, index)
     const digest = this.#layout.chunks[index] as Uint8Array
     const stored = this.#store.put(digest, response.bytes).then(() => {
-      scheduler.stored(session.id, index)
-      this.#chunksFetched++
-      this.#bytesByPeer.set(session.id, (this.#bytesByPeer.get(session.id) ?? 0) + want)
-      this.#emit({ type: 'chunk-stored', index, from: session.id, bytes: want })
+      this.#safely(() => {
+        scheduler.stored(session.id, index)
+        this.#chunksFetched++
+        this.#bytesByPeer.set(session.id, (this.#bytesByPeer.get(session.id) ?? 0) + want)
+        this.#emit({ type: 'chunk-stored', index, from: session.id, bytes: want })
+      })
     }, (err: unknown) => {
-      if ((err as Error)?.name === 'ChunkMismatchError') {
-        const message = `chunk ${index} does not match the manifest: ${(err as Error).message}`
-        this.#failChunk(session.id, index, 'bad-chunk', message)
-        this.#dropPeer(session, 'bad-chunk', message)
-      } else {
-        // The local disk failed (full, read-only): no peer can fix that.
-        this.#fatal ??= err instanceof Error ? err : new Error(String(err))
-      }
+      this.#safely(() => {
+        if ((err as Error)?.name === 'ChunkMismatchError') {
+          const message = `chunk ${index} does not match the manifest: ${(err as Error).message}`
+          this.#failChunk(session.id, index, 'bad-chunk', message)
+          this.#dropPeer(session, 'bad-chunk', message)
+        } else {
+          // The local disk failed (full, read-only): no peer can fix that.
+          throw err
+        }
+      })
     }).finally(() => {
       this.#pendingStores.delete(stored)
       this.#kick()
@@ -612,6 +620,19 @@ class Download {
       session.channels = []
       session.control = undefined
     }
+  }
+
+  /**
+   * Runs an event handler; anything it throws ends the download with that
+   * error (a failed disk, or a bug) instead of an unhandled rejection.
+   */
+  #safely (handler: () => void): void {
+    try {
+      handler()
+    } catch (err) {
+      this.#fatal ??= err instanceof Error ? err : new Error(String(err))
+    }
+    this.#kick()
   }
 
   #emit (event: DownloadProgress): void {

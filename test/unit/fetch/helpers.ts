@@ -166,6 +166,17 @@ export class FakeNetwork {
     return peer
   }
 
+  /** A peer whose streams go to `handler` instead of a chunk server (to misbehave). */
+  async addCustomPeer (handler: StreamHandler): Promise<PeerId> {
+    const id = await makePeerId()
+    const registrar = new FakeRegistrar()
+    registrar.handler = handler
+    const store = new MemoryChunkStore()
+    const server = createChunkServer({ registrar: new FakeRegistrar() }, { source: new TestSource(store) })
+    this.peers.set(id.toString(), { id, store, source: new TestSource(store), server, registrar })
+    return id
+  }
+
   /** A dialer from `from` (a peer id the servers will see as the remote). */
   dialer (from: PeerId): ChunkDialer {
     return {

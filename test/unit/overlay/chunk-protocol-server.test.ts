@@ -208,6 +208,42 @@ describe('chunk server', () => {
     await stream.close()
   })
 
+  it('reads a chunk asked for repeatedly from its store once (a small cache of verified chunks)', async () => {
+    let reads = 0
+    const counting: ChunkStore = Object.assign(Object.create(store) as ChunkStore, {
+      get: async (digest: Uint8Array) => {
+        reads++
+        return store.get(digest)
+      }
+    })
+    await startServer({ cacheBytes: 2 * 64 * 1024 }, counting)
+    const { client: stream } = await openToServer(registrar, client)
+    const c = clientOf(stream)
+    for (const index of [0, 0, 1, 0, 2, 2, 1, 0]) await c.ask({ t: 'get', root: artifact.root, index })
+    for (const index of [0, 0, 1, 0, 2, 2, 1, 0]) expect(await c.answer()).toEqual({ t: 'chunk', index, bytes: artifact.chunks[index] })
+    // Room for two chunks, least recently used out first: 0 read, 0 hit, 1
+    // read, 0 hit, 2 read (1 out), 2 hit, 1 read (0 out), 0 read.
+    expect(reads).toBe(5)
+    await stream.close()
+  })
+
+  it('reads every time with the cache disabled', async () => {
+    let reads = 0
+    const counting: ChunkStore = Object.assign(Object.create(store) as ChunkStore, {
+      get: async (digest: Uint8Array) => {
+        reads++
+        return store.get(digest)
+      }
+    })
+    await startServer({ cacheBytes: 0 }, counting)
+    const { client: stream } = await openToServer(registrar, client)
+    const c = clientOf(stream)
+    for (let i = 0; i < 3; i++) await c.ask({ t: 'get', root: artifact.root, index: 0 })
+    for (let i = 0; i < 3; i++) expect((await c.answer()).t).toBe('chunk')
+    expect(reads).toBe(3)
+    await stream.close()
+  })
+
   it('aborts open streams when stopped', async () => {
     const server = await startServer()
     const { client: stream, handled } = await openToServer(registrar, client)
