@@ -26,7 +26,18 @@
  * machine has 2 cores: in one process every node would share one core and
  * one event loop (the limiter's timers and the DHT would queue behind chunk
  * crypto), and neither contender could use the second core. The baselines
- * get exactly the same arrangement, so the comparison is fair.
+ * get exactly the same arrangement, so the comparison is fair. The machines
+ * are the real `mirage node start` with default intervals; the seed is a
+ * real Mirage node in a worker (`mirage vendor seed` cannot start without a
+ * release, and machines must be up before the vendor seeds). The ceiling's
+ * nodes use the overlay's transport stack (TCP, Noise, Yamux) without the
+ * DHT and gossip a plain stream does not need, and with libp2p's connection
+ * monitor told not to abort a connection whose ping is late (see
+ * bench/lib/bench-worker.ts: under this load it kills transfers).
+ *
+ * Debugging: BENCH_LOG_DIR=<dir> keeps every process's output in
+ * <dir>/<name>.log; add DEBUG=mirage:* for the nodes' logs. Lines say when
+ * the vendor seeded (ISO time), to line the logs up.
  *
  * Two overlay times are reported:
  *   (a) end to end: the vendor seeds → every follower installed. It includes
@@ -56,8 +67,8 @@ const MB = 1e6
 const CAPPED_MIN_SPEEDUP = 5
 const CAPPED_MAX_UPLOAD_MULTIPLE = 2
 const UNCAPPED_MAX_RATIO = 1.3
-/** An overlay run gives up this long after seeding (a healthy full-size run takes well under a minute). */
-const OVERLAY_TIMEOUT_MS = 600_000
+/** An overlay run gives up this long after seeding (bounded; a healthy full-size run should take well under a minute). */
+const OVERLAY_TIMEOUT_MS = 900_000
 /**
  * A quiet machine: at most this many cores busy over QUIET_WINDOW_MS. The
  * benchmark's own idle processes (DHT and gossip upkeep of up to 51 nodes)
@@ -204,7 +215,7 @@ function printOverlay (r: OverlayResult): void {
   const timeline = (t: Timeline): string => (['seen', 'waiting', 'downloading', 'testing', 'installing', 'installed'] as const)
     .filter(state => t[state] !== undefined).map(state => `${state} ${s(t[state] as number)}`).join(', ')
   const pct = (x: number): string => `${(100 * x).toFixed(0)}%`
-  log(`  connections per machine when seeded: min ${r.connectionsAtSeed[0]}, median ${r.connectionsAtSeed[1]}, max ${r.connectionsAtSeed[2]}`)
+  log(`  seeded at ${new Date(r.seededAt).toISOString()}; connections per machine then: min ${r.connectionsAtSeed[0]}, median ${r.connectionsAtSeed[1]}, max ${r.connectionsAtSeed[2]}`)
   log(`  representative (s after seeding): ${timeline(r.representative)}`)
   log(`  followers, first (s): ${timeline(r.followersFirst)}`)
   log(`  followers, last  (s): ${timeline(r.followersLast)}`)
@@ -212,7 +223,8 @@ function printOverlay (r: OverlayResult): void {
     `(all bytes delivered after ${s(r.deliveryMs)} s; median follower delivered ${s(r.medianFollowerDeliveryMs)} s, installed ${s(r.medianFollowerInstallMs)} s)`)
   log(`  vendor uploaded ${(r.seedUploadedBytes / MB).toFixed(1)} MB = ${r.uploadMultiple.toFixed(2)}× the artifact; ` +
     `followers' bytes from the seed ${pct(r.followerBytesFrom.seed)}, the representative ${pct(r.followerBytesFrom.representative)}, other followers ${pct(r.followerBytesFrom.followers)}; ` +
-    `CPU during (b) ${r.busyCoresDuringDistribution.toFixed(2)} of ${cpu.cores} cores`)
+    `busy cores (of ${cpu.cores}) before the gate opened ${r.busyCoresBeforeGate.toFixed(2)}, during (b) ${r.busyCoresDuringDistribution.toFixed(2)}; ` +
+    `peak memory of the swarm ${(r.peakRssBytes / 2 ** 30).toFixed(1)} GiB`)
 }
 
 function printBaseline (name: string, r: BaselineResult): void {

@@ -18,6 +18,7 @@ import { callControl } from '../../src/node/index.ts'
 import { APP, CLUSTER, PAYLOAD_FILE } from './release-fixture.ts'
 import type { NodeStatus, ReleaseStatus } from '../../src/node/index.ts'
 import type { CpuSampler } from './cpu-sampler.ts'
+import { memAvailableBytes } from './processes.ts'
 import type { BenchProcess, ProcessGroup } from './processes.ts'
 import type { BenchRelease } from './release-fixture.ts'
 
@@ -32,6 +33,12 @@ const JOIN_TIMEOUT_MS = 120_000
 /** Status polls: cheap unix-socket calls; the figures do not depend on this. */
 const POLL_INTERVAL_MS = 500
 const STATE_FAILED = new Set(['failed', 'blocked', 'rolled-back'])
+/**
+ * The run stops (as broken) when the machine has less memory than this
+ * left: a swarm of 51 nodes that downloads 64 MB each can exhaust this
+ * shared machine, and the kernel's OOM killer would pick anyone's process.
+ */
+const MIN_AVAILABLE_MEMORY_BYTES = 2 * 2 ** 30
 
 export interface OverlayRunInit {
   /** A fresh directory for this run's machines. */
@@ -54,6 +61,8 @@ export type Timeline = Partial<Record<'seen' | 'waiting' | 'downloading' | 'test
 
 export interface OverlayResult {
   followers: number
+  /** When the vendor handed the release to its seed (Date.now()), to line up with node logs. */
+  seededAt: number
   /** (a) seeding → the last follower installed. */
   endToEndMs: number
   /** (b) the followers' gate opened (earliest follower `downloading`) → the last follower installed. */
@@ -72,8 +81,11 @@ export interface OverlayResult {
   uploadMultiple: number
   /** Where the followers' bytes came from, as fractions. */
   followerBytesFrom: { seed: number, representative: number, followers: number }
-  /** Average busy cores of the machine during (b). */
+  /** Average busy cores of the machine during (b), and from seeding until the gate opened. */
   busyCoresDuringDistribution: number
+  busyCoresBeforeGate: number
+  /** Peak resident memory of the seed and machines together, sampled at each poll. */
+  peakRssBytes: number
   /** Connections per machine when the vendor seeded (min / median / max). */
   connectionsAtSeed: [number, number, number]
 }
@@ -121,6 +133,7 @@ export async function runOverlay (init: OverlayRunInit): Promise<OverlayResult> 
   }
   const started = Date.now()
   for (let i = 0; i < machines.length; i += START_CONCURRENCY) {
+    checkMemory(`starting machine ${i + 1} of ${machines.length}`)
     await Promise.all(machines.slice(i, i + START_CONCURRENCY).map(async (machine) => {
       machine.process = group.mirage(machine.name, ['node', 'start', '--config', machine.config, '--json'])
       await machine.process.jsonLine('peerId', START_TIMEOUT_MS)
@@ -140,6 +153,7 @@ export async function runOverlay (init: OverlayRunInit): Promise<OverlayResult> 
   const notes = new Map<string, string>()
   const deadline = seededAt + init.timeoutMs
   let lastReport = seededAt
+  let peakRssBytes = group.rssBytes()
   for (;;) {
     const pending = machines.filter(m => statuses.get(m.name)?.state !== 'installed')
     if (pending.length === 0) break
@@ -151,6 +165,8 @@ export async function runOverlay (init: OverlayRunInit): Promise<OverlayResult> 
       if (status !== undefined && STATE_FAILED.has(status.state)) throw new Error(`${machine.name} is ${status.state}: ${status.reason}`)
       if (machine.process?.running === false) throw new Error(`${machine.name} exited: ${machine.process.stderr.slice(-2000)}`)
     }))
+    peakRssBytes = Math.max(peakRssBytes, group.rssBytes())
+    checkMemory(`${pending.length} machines still to install`)
     const now = Date.now()
     if (now > deadline) {
       throw new Error(`not every follower installed within ${init.timeoutMs} ms: ${pending.map(m => `${m.name} ${notes.get(m.name) ?? '?'}`).join('; ')}`)
@@ -203,6 +219,7 @@ export async function runOverlay (init: OverlayRunInit): Promise<OverlayResult> 
   const seedUploadedBytes = seedStatus.uploaded.bytes
   return {
     followers: init.followers,
+    seededAt,
     endToEndMs: lastInstalledAt - seededAt,
     distributionMs: lastInstalledAt - gateOpenedAt,
     deliveryMs: lastDownloadedAt - gateOpenedAt,
@@ -217,6 +234,8 @@ export async function runOverlay (init: OverlayRunInit): Promise<OverlayResult> 
       ? { seed: 0, representative: 0, followers: 0 }
       : { seed: fromSeed / total, representative: fromRep / total, followers: (total - fromSeed - fromRep) / total },
     busyCoresDuringDistribution: init.cpu.busyCores(gateOpenedAt, lastInstalledAt),
+    busyCoresBeforeGate: init.cpu.busyCores(seededAt, gateOpenedAt),
+    peakRssBytes,
     connectionsAtSeed: connections
   }
 }
@@ -270,6 +289,13 @@ async function waitJoined (machines: Machine[], log: (line: string) => void): Pr
   }
   log(`  the swarm did not settle within ${JOIN_TIMEOUT_MS / 1000} s (connections min/median/max ${summary(counts).join('/')}); measuring anyway`)
   return summary(counts)
+}
+
+function checkMemory (when: string): void {
+  const available = memAvailableBytes()
+  if (available < MIN_AVAILABLE_MEMORY_BYTES) {
+    throw new Error(`stopping: only ${(available / 2 ** 30).toFixed(1)} GiB of memory left (${when}); this machine cannot hold the swarm`)
+  }
 }
 
 function peerOf (p: BenchProcess): string {

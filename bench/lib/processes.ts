@@ -10,7 +10,7 @@
  */
 import { fork, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /** The real `mirage` command, run by the pinned Node that runs this benchmark. */
@@ -152,6 +152,19 @@ export class ProcessGroup {
     return this.#processes.size
   }
 
+  /** Resident memory of every running process of the group, summed (from /proc; 0 where unreadable). */
+  rssBytes (): number {
+    let total = 0
+    for (const p of this.#processes) {
+      if (!p.running || p.pid === undefined) continue
+      try {
+        const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))
+        total += Number(match?.[1] ?? 0) * 1024
+      } catch {}
+    }
+    return total
+  }
+
   /** Stops every process of the group, all at once, and forgets them. */
   async stopAll (): Promise<void> {
     const all = [...this.#processes]
@@ -172,6 +185,12 @@ export class ProcessGroup {
     this.#processes.add(p)
     return p
   }
+}
+
+/** MemAvailable from /proc/meminfo: what the machine can still give without swapping or OOM kills. */
+export function memAvailableBytes (): number {
+  const match = /MemAvailable:\s+(\d+) kB/.exec(readFileSync('/proc/meminfo', 'utf8'))
+  return Number(match?.[1] ?? 0) * 1024
 }
 
 function tail (text: string): string {

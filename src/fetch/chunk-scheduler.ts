@@ -10,9 +10,9 @@
  *   usable regular peer holds, or whose regular holders all failed it: while
  *   a regular holder is merely busy (or backing off), the chunk waits for it.
  * - Followers that start together split the chunks only the seed has (with
- *   `self`): each asks the seed for its own share, by rank among the swarm's
- *   sorted peer ids, and waits for the others' owners to advertise theirs
- *   unless the swarm goes quiet. Without the split, followers picking seed
+ *   `self`): each asks the seed for its own share (rendezvous hashing of
+ *   peer ids and chunk indexes, see `shareOwner`), and waits for the
+ *   others' owners to advertise theirs unless the swarm goes quiet. Without the split, followers picking seed
  *   chunks at random asked for the same ones at once and the seed uploaded
  *   2–3 copies of a 32 MiB artifact to 10 followers (bench/fetch.bench.ts);
  *   with it, about one.
@@ -49,10 +49,9 @@ export interface ChunkSchedulerInit {
   shareGraceMs: number
   /**
    * This node's own peer id. With it, followers that start together split
-   * the chunks only the seed holds: each first asks the seed for the ones
-   * whose index modulo the swarm size equals its rank among the swarm's
-   * sorted peer ids, so the seed's first copies go to different followers,
-   * who then trade them.
+   * the chunks only the seed holds (`shareOwner`): each asks the seed for
+   * its own share first, so the seed's first copies go to different
+   * followers, who then trade them.
    */
   self?: string
   /** Random source in [0, 1) for tie-breaks (tests inject a seeded one). */
@@ -98,8 +97,10 @@ interface PeerState {
   ready: boolean
   /** No new requests before this time (ms). */
   notBefore: number
-  /** When the peer became a candidate (ms). */
-  addedAt: number
+  /** The peer's bitfield has grown since we first saw it: it is downloading too. */
+  gaining: boolean
+  /** When the peer first answered with a non-empty bitfield (it knows the artifact). */
+  knownSince: number | undefined
 }
 
 export class ChunkScheduler {
@@ -114,6 +115,10 @@ export class ChunkScheduler {
   #idleSince: number | undefined
   /** When a regular peer last advertised a chunk it did not have before. */
   #swarmProgressAt = -Infinity
+  /** About when the download first made progress (a chunk stored here, or a peer gaining one). */
+  #progressSince: number | undefined
+  /** Chunks stored by this download. */
+  #stored = 0
   readonly #random: () => number
   readonly #self: string | undefined
   readonly #state: Uint8Array
@@ -129,6 +134,8 @@ export class ChunkScheduler {
   /** Chunk indexes in a random order: the tie-break among equally rare chunks. */
   readonly #order: Uint32Array
   readonly #peers = new Map<string, PeerState>()
+  /** The split of the seed-only chunks for the current swarm (cached per swarm). */
+  #share: (Share & { key: string }) | undefined
   /** Chunks of other followers' shares the last `assign` left for their owners. */
   #deferred = 0
   #held = 0
@@ -197,6 +204,7 @@ export class ChunkScheduler {
   /** The chunk is verified and stored. */
   stored (peer: string, index: number): void {
     this.#expect(index, STORING, peer)
+    this.#stored++
     this.#state[index] = HELD
     this.#source[index] = undefined
     this.#storing--
@@ -269,7 +277,7 @@ export class ChunkScheduler {
   // -- peers ----------------------------------------------------------------
 
   /** Adds a candidate; a peer already known keeps its state (and becomes last resort if asked). */
-  addPeer (id: string, options: { lastResort?: boolean, now?: number } = {}): void {
+  addPeer (id: string, options: { lastResort?: boolean } = {}): void {
     const existing = this.#peers.get(id)
     if (existing !== undefined) {
       if (options.lastResort === true && !existing.lastResort) {
@@ -278,7 +286,7 @@ export class ChunkScheduler {
       }
       return
     }
-    this.#peers.set(id, { id, lastResort: options.lastResort === true, bits: undefined, inFlight: 0, dropped: false, ready: true, notBefore: 0, addedAt: options.now ?? -Infinity })
+    this.#peers.set(id, { id, lastResort: options.lastResort === true, bits: undefined, inFlight: 0, dropped: false, ready: true, notBefore: 0, gaining: false, knownSince: undefined })
   }
 
   hasPeer (id: string): boolean {
@@ -313,7 +321,14 @@ export class ChunkScheduler {
     const peer = this.#peers.get(id)
     if (peer === undefined || peer.dropped) return
     if (!peer.lastResort) {
-      if (now !== undefined && gained(peer.bits, bits)) this.#swarmProgressAt = Math.max(this.#swarmProgressAt, now)
+      if (bits.byteLength > 0) peer.knownSince ??= now ?? -Infinity
+      if (peer.bits !== undefined && gained(peer.bits, bits)) {
+        peer.gaining = true
+        if (now !== undefined) {
+          this.#swarmProgressAt = Math.max(this.#swarmProgressAt, now)
+          this.#progressSince ??= now
+        }
+      }
       this.#adjustAvailability(peer, -1)
     }
     peer.bits = bits
@@ -352,6 +367,12 @@ export class ChunkScheduler {
     }
     const graceEnds = this.#graceEndsAt()
     if (this.#deferred > 0 && graceEnds !== undefined && graceEnds > now) next = Math.min(next, graceEnds)
+    // A provisional swarm member that never gains drops out: the shares change then.
+    for (const peer of this.#peers.values()) {
+      if (peer.lastResort || peer.dropped || peer.gaining) continue
+      const expires = this.#provisionalUntil(peer)
+      if (expires !== undefined && expires > now) next = Math.min(next, expires)
+    }
     return next === Infinity ? undefined : next
   }
 
@@ -363,17 +384,23 @@ export class ChunkScheduler {
    *
    * Chunks only a last-resort peer holds: with a share (see `self`), this
    * node's share is asked of the seed at full depth, and other followers'
-   * shares only once nothing has been in flight to regular peers (their owners are
-   * fetching them; asking too would be a second copy from the seed) for
-   * `shareGraceMs`. Without
-   * a share, they are asked at `maxInFlightLastResort` while a swarm exists,
+   * shares only once nothing has been in flight to regular peers, and no
+   * peer advertised a new chunk, for `shareGraceMs` (their owners are
+   * fetching them; asking too would be a second copy from the seed).
+   * Without `self` there is no split: they are asked at random,
+   * `maxInFlightLastResort` at a time while other peers know the artifact,
    * at full depth when the seed is the only source.
    */
   assign (now: number, limit = Infinity): AssignResult {
     const assignments: Assignment[] = []
     const share = this.share(now)
-    const swarm = this.#hasSwarm()
-    const ownCap = !swarm || share !== undefined ? this.#maxInFlightPerPeer : this.#maxInFlightLastResort
+    // Full depth from the seed for this node's share, or when it is alone
+    // (with `self` and no swarm member). Without `self` there is no split:
+    // seed-only chunks are picked at random, `maxInFlightLastResort` at a
+    // time while other peers know the artifact.
+    const ownCap = share !== undefined || this.#self !== undefined || !this.#hasSwarm()
+      ? this.#maxInFlightPerPeer
+      : this.#maxInFlightLastResort
     const otherCap = this.#maxInFlightLastResort
     const lastResortCap = Math.max(ownCap, otherCap)
     const regular: PeerState[] = []
@@ -413,7 +440,7 @@ export class ChunkScheduler {
     for (const index of this.#order) {
       if (this.#state[index] !== NEEDED || (this.#notBefore[index] ?? 0) > now) continue
       let rarity = this.#availability[index] ?? 0
-      if (rarity === 0 && share !== undefined && share !== 'pending' && index % share.of === share.rank) rarity = -1
+      if (rarity === 0 && share?.owns(index) === true) rarity = -1
       let bucket = buckets.get(rarity)
       if (bucket === undefined) {
         bucket = []
@@ -438,9 +465,8 @@ export class ChunkScheduler {
         // The seed only for a chunk no usable regular peer holds: a busy
         // regular holder is waited for, not bypassed.
         if (rarity > 0 && this.#hasUnfailedHolder(index, failed, false)) continue
-        // Nobody else holds it: another follower's share waits for its owner,
-        // and while the swarm is still being learned every share waits. (A
-        // chunk whose regular holders failed or back off goes to the seed.)
+        // Nobody else holds it: another follower's share waits for its owner.
+        // (A chunk whose regular holders failed goes to the seed.)
         if (share !== undefined && rarity === 0) {
           deferred.push(index)
           continue
@@ -465,32 +491,52 @@ export class ChunkScheduler {
   }
 
   /**
-   * This node's rank among the swarm (itself and the regular peers that know
-   * the artifact, by sorted peer id) and the swarm's size; undefined without
-   * `self` or without a swarm; `pending` while a peer added less than
-   * `shareGraceMs` ago has not sent its first bitfield (followers starting
-   * together must agree on the swarm, or their shares overlap).
+   * This node's part of the seed-only chunks, split among the swarm (itself
+   * and the regular peers downloading the artifact) by `shareOwner`;
+   * undefined without `self` or without other members. A peer counts once
+   * seen gaining chunks, and provisionally while it knows the artifact but
+   * holds nothing yet (followers starting together), until a grace period
+   * after the download starts making progress: a node may know a release's
+   * layout long before its stage lets it download, and waiting on its share
+   * for good would stall the others.
    */
-  share (now: number): { rank: number, of: number } | 'pending' | undefined {
+  share (now: number): Share | undefined {
     const self = this.#self
     if (self === undefined) return undefined
+    if (this.#stored > 0) this.#progressSince ??= now
     const members = [self]
     for (const peer of this.#peers.values()) {
       if (peer.lastResort || peer.dropped || peer.id === self) continue
-      if (peer.bits === undefined) {
-        if (now - peer.addedAt < this.#shareGraceMs) return 'pending'
-        continue
-      }
-      if (peer.bits.byteLength > 0) members.push(peer.id)
+      const expires = this.#provisionalUntil(peer)
+      if (peer.gaining || (expires !== undefined && now < expires)) members.push(peer.id)
     }
     if (members.length < 2) return undefined
     members.sort()
-    return { rank: members.indexOf(self), of: members.length }
+    const key = members.join('\n')
+    if (this.#share?.key !== key) {
+      // Recomputed only when the swarm changes: O(chunks × members).
+      const owned = new Uint8Array(this.chunkCount)
+      for (let index = 0; index < this.chunkCount; index++) owned[index] = shareOwner(members, index) === self ? 1 : 0
+      this.#share = { key, members: members.length, owns: (index) => owned[index] === 1 }
+    }
+    return this.#share
   }
 
   // -- internals --------------------------------------------------------------
 
-  /** Whether some regular peer knows the artifact (a non-empty bitfield): other followers to trade with. */
+  /**
+   * Until when a peer that knows the artifact but was not yet seen gaining a
+   * chunk still counts as a swarm member: `shareGraceMs` after it showed
+   * up or after the download first made progress, whichever is later. The
+   * clock waits for progress because on a loaded machine the seed's first
+   * chunks can take longer than the grace to reach anyone.
+   */
+  #provisionalUntil (peer: PeerState): number | undefined {
+    if (peer.knownSince === undefined) return undefined
+    return Math.max(peer.knownSince, this.#progressSince ?? Infinity) + this.#shareGraceMs
+  }
+
+  /** Whether some regular peer knows the artifact (a non-empty bitfield): maybe other followers to trade with. */
   #hasSwarm (): boolean {
     for (const peer of this.#peers.values()) {
       if (!peer.lastResort && !peer.dropped && peer.bits !== undefined && peer.bits.byteLength > 0) return true
@@ -592,6 +638,57 @@ function pickHolder (pool: PeerState[], index: number, failed: Set<string> | und
     if (best === undefined || peer.inFlight < best.inFlight) best = peer
   }
   return best
+}
+
+/** This node's part of the seed-only chunks (see ChunkScheduler `share`). */
+export interface Share {
+  /** Followers in the swarm, this node included. */
+  members: number
+  /** Whether chunk `index` is this node's to ask of the seed. */
+  owns: (index: number) => boolean
+}
+
+/**
+ * Which member of a swarm asks the seed for chunk `index`: rendezvous
+ * (highest random weight) hashing of member id and index. Every follower
+ * computes the same owner from the same member list, and when a member
+ * joins or leaves only its own chunks change hands; a modulo of a rank
+ * would reshuffle almost every chunk, and followers whose views of the
+ * swarm differ for a moment would each ask the seed for the same ones.
+ */
+export function shareOwner (members: readonly string[], index: number): string | undefined {
+  let best: string | undefined
+  let bestWeight = -1
+  const salt = mix32(index + 0x9e3779b9)
+  for (const member of members) {
+    const weight = mix32(hash32(member) ^ salt)
+    if (weight > bestWeight || (weight === bestWeight && best !== undefined && member < best)) {
+      best = member
+      bestWeight = weight
+    }
+  }
+  return best
+}
+
+/** FNV-1a over a string's UTF-16 code units, as an unsigned 32-bit integer. */
+function hash32 (text: string): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return hash >>> 0
+}
+
+/** A 32-bit integer finalizer (murmur3's fmix32): spreads every input bit over the output. */
+function mix32 (value: number): number {
+  let h = value >>> 0
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  h ^= h >>> 16
+  return h >>> 0
 }
 
 /** Whether `after` has a bit set that `before` lacks. */

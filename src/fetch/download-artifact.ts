@@ -383,7 +383,7 @@ class Download {
       dropped: false,
       seenFailures: new WeakSet()
     })
-    this.#scheduler.addPeer(id, { lastResort, now: performance.now() })
+    this.#scheduler.addPeer(id, { lastResort })
     this.#emit({ type: 'peer-added', peer: id, lastResort })
     this.#kick()
   }

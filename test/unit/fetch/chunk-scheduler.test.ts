@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { ChunkScheduler } from '../../../src/fetch/chunk-scheduler.ts'
+import { ChunkScheduler, shareOwner } from '../../../src/fetch/chunk-scheduler.ts'
 import type { ChunkSchedulerInit } from '../../../src/fetch/chunk-scheduler.ts'
 import { bitfieldOf } from '../../../src/overlay/chunk-protocol.ts'
 
@@ -182,89 +182,144 @@ describe('last resort (the seed)', () => {
     expect(s.assign(0).assignments).toHaveLength(4)
   })
 
-  it('splits the seed-only chunks among followers, and waits for the owners of the rest', () => {
-    // Followers f1 < f2 < f3 (sorted ids): f2 has rank 1 of 3 and owns indexes 1, 4, 7.
-    const s = scheduler({ chunkCount: 9, maxInFlightPerPeer: 4, maxInFlightLastResort: 1, self: 'f2', shareGraceMs: 500 })
+  it('stops waiting on a peer that knows the artifact but never downloads it', () => {
+    const s = scheduler({ chunkCount: 12, maxInFlightPerPeer: 12, maxInFlightLastResort: 1, self: 'me', shareGraceMs: 500 })
+    s.addPeer('seed', { lastResort: true })
+    s.addPeer('gated')
+    s.setHave('seed', all(12), 0)
+    // Knows the layout, holds nothing, and its stage has not come.
+    s.setHave('gated', bits(12, []), 0)
+    expect(s.share(0)?.members).toBe(2)
+    const mine = ownedBy(['gated', 'me'], 12, 'me')
+    const theirs = ownedBy(['gated', 'me'], 12, 'gated')
+    // This node's share at full depth; the rest waits for 'gated'.
+    expect(complete(s, 0)).toEqual(mine)
+    // Progress from 200 (the first chunk stored): 'gated' stays a member
+    // until 700; from 500 (idle and quiet) one of its chunks at a time.
+    expect(complete(s, 200)).toEqual([])
+    expect(s.nextWakeAt(200)).toBe(500)
+    const trickle = complete(s, 500)
+    expect(trickle).toHaveLength(1)
+    expect(s.share(699)?.members).toBe(2)
+    // 'gated' never gained a chunk: no longer a member, this node is alone.
+    expect(s.share(700)).toBeUndefined()
+    expect(complete(s, 700)).toEqual(theirs.filter((i) => !trickle.includes(i)))
+  })
+})
+
+/** Indexes of `count` chunks that `who` asks the seed for in a swarm of `members`. */
+function ownedBy (members: string[], count: number, who: string): number[] {
+  return Array.from({ length: count }, (_v, i) => i).filter((i) => shareOwner(members, i) === who)
+}
+
+/** Assigns at `now` and completes every assignment; the indexes, sorted. */
+function complete (s: ChunkScheduler, now: number): number[] {
+  const { assignments } = s.assign(now)
+  for (const { peer, index } of assignments) {
+    s.received(peer, index)
+    s.stored(peer, index)
+  }
+  return assignments.map((a) => a.index).sort((x, y) => x - y)
+}
+
+describe('the split of the seed-only chunks', () => {
+  it('gives every chunk exactly one owner, the same for every member, balanced', () => {
+    const members = Array.from({ length: 20 }, (_v, i) => `12D3KooWpeer${i}`)
+    const counts = new Map<string, number>()
+    for (let index = 0; index < 6400; index++) {
+      const owner = shareOwner(members, index)
+      expect(owner).toBeDefined()
+      expect(shareOwner([...members].reverse(), index)).toBe(owner)
+      counts.set(owner ?? '', (counts.get(owner ?? '') ?? 0) + 1)
+    }
+    expect(counts.size).toBe(20)
+    for (const n of counts.values()) expect(n).toBeGreaterThan(200)
+  })
+
+  it('moves only the chunks of a member that leaves', () => {
+    const members = ['a', 'b', 'c', 'd', 'e']
+    const without = members.filter((m) => m !== 'c')
+    for (let index = 0; index < 1000; index++) {
+      const before = shareOwner(members, index)
+      if (before !== 'c') expect(shareOwner(without, index)).toBe(before)
+    }
+  })
+
+  /** Followers f1, f2, f3: seen from f2, after f1 got chunk 0 and f3 chunk 2. */
+  function swarmOfThree (): ChunkScheduler {
+    const s = scheduler({ chunkCount: 9, maxInFlightPerPeer: 9, maxInFlightLastResort: 1, self: 'f2', shareGraceMs: 500 })
     s.addPeer('seed', { lastResort: true })
     s.addPeer('f1')
     s.addPeer('f3')
     s.setHave('seed', all(9))
     s.setHave('f1', bits(9, []))
     s.setHave('f3', bits(9, []))
-    expect(s.share(0)).toEqual({ rank: 1, of: 3 })
-    const own = s.assign(0).assignments
-    expect(own.map((a) => a.index).sort()).toEqual([1, 4, 7])
-    expect(own.every((a) => a.peer === 'seed')).toBe(true)
-    for (const { index } of own) {
-      s.received('seed', index)
-      s.stored('seed', index)
+    // Before anyone made progress, peers that know the artifact count.
+    expect(s.share(1000)?.members).toBe(3)
+    s.setHave('f1', bits(9, [0]), 0)
+    s.setHave('f3', bits(9, [2]), 0)
+    return s
+  }
+
+  it('counts peers seen gaining chunks, not those that merely know the artifact', () => {
+    const s = swarmOfThree()
+    expect(s.share(1000)?.members).toBe(3)
+    s.addPeer('f0')
+    s.setHave('f0', bits(9, []))
+    expect(s.share(1000)?.members).toBe(3)
+    s.dropPeer('f1')
+    expect(s.share(1000)?.members).toBe(2)
+  })
+
+  it('asks the seed for its own share at full depth and waits for the owners of the rest', () => {
+    const s = swarmOfThree()
+    const members = ['f1', 'f2', 'f3']
+    const seedOnly = [1, 3, 4, 5, 6, 7, 8]
+    const mine = seedOnly.filter((i) => shareOwner(members, i) === 'f2')
+    const theirs = seedOnly.filter((i) => shareOwner(members, i) !== 'f2')
+    const first = s.assign(0).assignments
+    expect(first.filter((a) => a.peer === 'seed').map((a) => a.index).sort()).toEqual(mine)
+    // 0 and 2 come from f1 and f3.
+    expect(first.filter((a) => a.peer !== 'seed').sort((a, b) => a.index - b.index)).toEqual([{ peer: 'f1', index: 0 }, { peer: 'f3', index: 2 }])
+    for (const { peer, index } of first) {
+      s.received(peer, index)
+      s.stored(peer, index)
     }
-    // Nothing has been in flight to regular peers since 0; the others'
-    // shares wait for the grace period to run out.
+    // The others' shares: nothing in flight to regular peers from 100, so
+    // they wait until the grace period has passed, then go one at a time.
     expect(s.assign(100).assignments).toHaveLength(0)
-    expect(s.nextWakeAt(100)).toBe(500)
-    // f1 got chunk 0 meanwhile: it is fetched from f1, not the seed.
-    s.setHave('f1', bits(9, [0]))
-    const fromPeer = s.assign(200).assignments
-    expect(fromPeer).toEqual([{ peer: 'f1', index: 0 }])
-    s.received('f1', 0)
-    s.stored('f1', 0)
-    expect(s.assign(300).assignments).toHaveLength(0)
-    // Idle for the whole grace period: the seed is asked, one at a time.
-    const late = s.assign(300 + 500).assignments
-    expect(late).toHaveLength(1)
-    expect(late[0]?.peer).toBe('seed')
-  })
-})
-
-describe('the split of the seed-only chunks', () => {
-  it('waits for the first bitfields of recently added peers, so followers agree on the swarm', () => {
-    const s = scheduler({ chunkCount: 4, maxInFlightPerPeer: 4, self: 'f1', shareGraceMs: 500 })
-    s.addPeer('seed', { lastResort: true, now: 0 })
-    s.addPeer('f2', { now: 0 })
-    s.setHave('seed', all(4))
-    expect(s.share(100)).toBe('pending')
-    expect(s.assign(100).assignments).toEqual([])
-    s.setHave('f2', bits(4, []))
-    expect(s.share(100)).toEqual({ rank: 0, of: 2 })
-    expect(s.assign(100).assignments.map((a) => a.index).sort()).toEqual([0, 2])
-  })
-
-  it('stops waiting for a peer that never sends a bitfield', () => {
-    const s = scheduler({ chunkCount: 4, maxInFlightPerPeer: 4, self: 'f1', shareGraceMs: 500 })
-    s.addPeer('seed', { lastResort: true, now: 0 })
-    s.addPeer('mute', { now: 0 })
-    s.setHave('seed', all(4))
-    expect(s.share(499)).toBe('pending')
-    // No swarm left to split with: the seed is the only source, at full depth.
-    expect(s.share(500)).toBeUndefined()
-    expect(s.assign(500).assignments).toHaveLength(4)
+    expect(s.nextWakeAt(100)).toBe(600)
+    const late = s.assign(600).assignments
+    expect(late).toHaveLength(theirs.length > 0 ? 1 : 0)
+    expect(late.every((a) => a.peer === 'seed' && theirs.includes(a.index))).toBe(true)
   })
 })
 
 describe('waiting for the owners of other shares', () => {
   it('keeps waiting while the swarm advertises new chunks, and not after it goes quiet', () => {
-    const s = scheduler({ chunkCount: 4, maxInFlightPerPeer: 4, self: 'f1', shareGraceMs: 500 })
+    // Five chunks, f2 already has chunk 4; pick a case where f2 owns at least one of 0-3.
+    const s = scheduler({ chunkCount: 5, maxInFlightPerPeer: 5, self: 'f1', shareGraceMs: 500 })
     s.addPeer('seed', { lastResort: true })
     s.addPeer('f2')
-    s.setHave('seed', all(4))
-    s.setHave('f2', bits(4, []))
-    // f1 owns 0 and 2; 1 and 3 are f2's.
-    for (const { peer, index } of s.assign(0).assignments) {
-      s.received(peer, index)
-      s.stored(peer, index)
-    }
+    s.setHave('seed', all(5))
+    s.setHave('f2', bits(5, []))
+    s.setHave('f2', bits(5, [4]), 0)
+    const theirs = [0, 1, 2, 3].filter((i) => shareOwner(['f1', 'f2'], i) === 'f2')
+    expect(theirs.length).toBeGreaterThan(1)
+    const [gained, ...waiting] = theirs as [number, ...number[]]
+    complete(s, 0)
     expect(s.assign(10).assignments).toEqual([])
-    // f2 advertises chunk 1 at 400: the swarm is progressing, so 3 keeps waiting past 500.
-    s.setHave('f2', bits(4, [1]), 400)
-    const fromPeer = s.assign(450).assignments
-    expect(fromPeer).toEqual([{ peer: 'f2', index: 1 }])
-    s.received('f2', 1)
-    s.stored('f2', 1)
+    // f2 advertises one of its chunks at 400: the swarm is progressing, so the rest keeps waiting past 510.
+    s.setHave('f2', bits(5, [gained, 4]), 400)
+    expect(s.assign(450).assignments).toEqual([{ peer: 'f2', index: gained }])
+    s.received('f2', gained)
+    s.stored('f2', gained)
     expect(s.assign(600).assignments).toEqual([])
     expect(s.nextWakeAt(600)).toBe(600 + 500)
     expect(s.assign(1099).assignments).toEqual([])
-    expect(s.assign(1100).assignments).toEqual([{ peer: 'seed', index: 3 }])
+    const late = s.assign(1100).assignments
+    expect(late).toHaveLength(1)
+    expect(waiting).toContain(late[0]?.index)
   })
 })
 
