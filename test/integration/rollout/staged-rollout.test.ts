@@ -1,6 +1,9 @@
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { decodeTestOutcome } from '../../../src/overlay/index.ts'
 import { openStore } from '../../../src/store/index.ts'
+import { SIGNATURE_DOMAINS, openEnvelope } from '../../../src/trust/index.ts'
 import { waitFor } from '../../helpers/wait-for.ts'
 import { APP, Swarm, treeDigest } from './swarm.ts'
 import type { MachineSpec } from './swarm.ts'
@@ -30,8 +33,6 @@ interface Persisted { name: string, cluster: string, role: string, state: string
 
 /** Reads what each machine persisted (after stopping it): the audit trail the assertions use. */
 async function persistedRollouts (s: Swarm): Promise<Map<string, Persisted & { outcomes: Array<{ clusterId: string, peerId: string, receivedAt: number, pass: boolean }> }>> {
-  const { openEnvelope, SIGNATURE_DOMAINS } = await import('../../../src/trust/index.ts')
-  const { decodeTestOutcome } = await import('../../../src/overlay/index.ts')
   const out = new Map()
   for (const [name, machine] of s.machines) {
     await s.stop(name)
@@ -101,7 +102,6 @@ describe('a staged rollout across real libp2p nodes', () => {
   it('stops a release whose test fails in B: A installs, B and C never do, every status says why', async () => {
     swarm = await Swarm.create()
     const s = swarm
-    const { mkdir, writeFile } = await import('node:fs/promises')
     const legacy = join(s.work, 'legacy-php.ini')
     await mkdir(s.work, { recursive: true })
     await writeFile(legacy, '[php]\nlegacy = on\n')
