@@ -4,7 +4,7 @@
  *   seed              the vendor's seed: a real Mirage node (startMirageNode,
  *                     as `mirage vendor seed` runs it) started without a
  *                     release, so machines can join before the vendor seeds;
- *                     the release is handed over later through its control API
+ *                     the release is handed over later (`seed-release`)
  *   http-server       the plain-HTTP baseline's server: one file from memory,
  *                     paced by one token bucket shared by all responses
  *   http-client       one HTTP download: hashes and counts the bytes
@@ -86,6 +86,17 @@ async function seed (): Promise<void> {
   const vendor = await openVendorDir(String(args.vendorDir))
   const node = await startMirageNode({ config, seed: { vendorKey: vendor.key } })
   cleanups.push(async () => { await node.stop() })
+  // The release is handed over here rather than through the control API
+  // (what `mirage vendor seed` does with a running seed): same seedRelease,
+  // without the control client's 15 s timeout, which a seed starved by a
+  // 51-node swarm on 2 cores can exceed while it imports the chunks.
+  process.on('message', (message: { type?: string, dir?: string }) => {
+    if (message.type !== 'seed-release') return
+    node.seedRelease(String(message.dir)).then(
+      release => { send({ type: 'seeded', id: release.id }) },
+      (err: unknown) => { send({ type: 'error', message: (err as Error).stack ?? String(err) }) }
+    )
+  })
   send({ type: 'ready', peerId: node.peerId.toString(), addresses: node.multiaddrs() })
 }
 

@@ -5,6 +5,7 @@
  * on something else (timers, lookups, round trips, the upload limit).
  */
 import { readFileSync } from 'node:fs'
+import { CLOCK_TICKS_PER_SECOND } from './processes.ts'
 
 /** Sampling period: fine enough for windows of a few seconds, cheap (one small read). */
 const SAMPLE_INTERVAL_MS = 200
@@ -44,18 +45,24 @@ export class CpuSampler {
   }
 
   /**
-   * Waits (bounded) until the machine has been nearly idle for `windowMs`:
-   * other work on a shared 2-core machine would slow whichever contender it
-   * overlaps. Returns the busy cores of the last window, quiet or not.
+   * Waits (bounded) until work outside this benchmark has kept at most
+   * `maxOtherBusyCores` busy for `windowMs`: this machine is shared, and
+   * another run would slow whichever contender it overlaps. `ownTicks`
+   * counts the benchmark's own CPU time (its idle swarm is not "other").
+   * Returns the last window's load, quiet or not.
    */
-  async waitQuiet (maxBusyCores: number, windowMs: number, timeoutMs: number): Promise<{ busyCores: number, waitedMs: number }> {
+  async waitQuiet (maxOtherBusyCores: number, windowMs: number, timeoutMs: number, ownTicks: () => number): Promise<{ busyCores: number, ownBusyCores: number, otherBusyCores: number, waitedMs: number }> {
     const began = Date.now()
     for (;;) {
       const from = Date.now()
+      const ownBefore = ownTicks()
       await new Promise(resolve => setTimeout(resolve, windowMs))
-      const busyCores = this.busyCores(from, Date.now())
-      const waitedMs = Date.now() - began
-      if (busyCores <= maxBusyCores || waitedMs >= timeoutMs) return { busyCores, waitedMs }
+      const to = Date.now()
+      const busyCores = this.busyCores(from, to)
+      const ownBusyCores = (ownTicks() - ownBefore) / CLOCK_TICKS_PER_SECOND / ((to - from) / 1000)
+      const otherBusyCores = Math.max(0, busyCores - ownBusyCores)
+      const waitedMs = to - began
+      if (otherBusyCores <= maxOtherBusyCores || waitedMs >= timeoutMs) return { busyCores, ownBusyCores, otherBusyCores, waitedMs }
     }
   }
 

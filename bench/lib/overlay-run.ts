@@ -3,9 +3,9 @@
  * the vendor's seed (a Mirage node in a worker process), one representative
  * and N followers (each the real `mirage node start` command in its own
  * process). Machines start and join the swarm first, like long-running
- * machines; then the vendor hands the release to its seed (the control API
- * call `mirage vendor seed` makes to a running seed), and the run ends when
- * every follower has installed it.
+ * machines; then the vendor hands the release to its seed (the same
+ * seedRelease that `mirage vendor seed` reaches through a running seed's
+ * control API), and the run ends when every follower has installed it.
  *
  * All times come from the nodes' own records (`at`: the first time each
  * state was entered, Date.now() on the same machine), so how often the
@@ -39,6 +39,17 @@ const STATE_FAILED = new Set(['failed', 'blocked', 'rolled-back'])
  * shared machine, and the kernel's OOM killer would pick anyone's process.
  */
 const MIN_AVAILABLE_MEMORY_BYTES = 2 * 2 ** 30
+
+/**
+ * The rollout itself did not finish (a machine blocked, failed or crashed,
+ * time or memory ran out): a measured result, not a broken benchmark.
+ */
+export class RolloutUnfinishedError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'RolloutUnfinishedError'
+  }
+}
 
 export interface OverlayRunInit {
   /** A fresh directory for this run's machines. */
@@ -133,7 +144,7 @@ export async function runOverlay (init: OverlayRunInit): Promise<OverlayResult> 
   }
   const started = Date.now()
   for (let i = 0; i < machines.length; i += START_CONCURRENCY) {
-    checkMemory(`starting machine ${i + 1} of ${machines.length}`)
+    checkMemory(`${i} of ${machines.length} machines started`)
     await Promise.all(machines.slice(i, i + START_CONCURRENCY).map(async (machine) => {
       machine.process = group.mirage(machine.name, ['node', 'start', '--config', machine.config, '--json'])
       await machine.process.jsonLine('peerId', START_TIMEOUT_MS)
@@ -145,7 +156,8 @@ export async function runOverlay (init: OverlayRunInit): Promise<OverlayResult> 
 
   // The vendor seeds: the clock starts.
   const seededAt = Date.now()
-  await callControl(join(seedDir, 'data'), 'POST', '/releases', { dir: release.dir })
+  seed.send({ type: 'seed-release', dir: release.dir })
+  await seed.message('seeded', START_TIMEOUT_MS)
 
   // Until every follower installed (or one failed, or time ran out).
   const statuses = new Map<string, ReleaseStatus>()
@@ -162,14 +174,14 @@ export async function runOverlay (init: OverlayRunInit): Promise<OverlayResult> 
       const status = node?.apps[0]?.releases.find(r => r.id === release.id)
       notes.set(machine.name, node === undefined ? 'no answer from its control API' : status === undefined ? `has not seen the release (${node.connectedPeers} connections)` : `${status.state}: ${status.reason}; chunks ${status.chunksHeld}/${status.chunksTotal}`)
       if (status !== undefined) statuses.set(machine.name, status)
-      if (status !== undefined && STATE_FAILED.has(status.state)) throw new Error(`${machine.name} is ${status.state}: ${status.reason}`)
-      if (machine.process?.running === false) throw new Error(`${machine.name} exited: ${machine.process.stderr.slice(-2000)}`)
+      if (status !== undefined && STATE_FAILED.has(status.state)) throw new RolloutUnfinishedError(`${machine.name} is ${status.state} ${((Date.now() - seededAt) / 1000).toFixed(0)} s after seeding: ${status.reason}; representative: ${notes.get('rep') ?? '?'}`)
+      if (machine.process?.running === false) throw new RolloutUnfinishedError(`${machine.name} exited: ${machine.process.stderr.slice(-2000)}`)
     }))
     peakRssBytes = Math.max(peakRssBytes, group.rssBytes())
     checkMemory(`${pending.length} machines still to install`)
     const now = Date.now()
     if (now > deadline) {
-      throw new Error(`not every follower installed within ${init.timeoutMs} ms: ${pending.map(m => `${m.name} ${notes.get(m.name) ?? '?'}`).join('; ')}`)
+      throw new RolloutUnfinishedError(`not every follower installed within ${init.timeoutMs} ms: ${pending.map(m => `${m.name} ${notes.get(m.name) ?? '?'}`).join('; ')}`)
     }
     if (now - lastReport > 10_000) {
       lastReport = now
@@ -294,7 +306,7 @@ async function waitJoined (machines: Machine[], log: (line: string) => void): Pr
 function checkMemory (when: string): void {
   const available = memAvailableBytes()
   if (available < MIN_AVAILABLE_MEMORY_BYTES) {
-    throw new Error(`stopping: only ${(available / 2 ** 30).toFixed(1)} GiB of memory left (${when}); this machine cannot hold the swarm`)
+    throw new RolloutUnfinishedError(`out of memory, ${(available / 2 ** 30).toFixed(1)} GiB left with ${when}`)
   }
 }
 

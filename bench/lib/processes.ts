@@ -10,7 +10,7 @@
  */
 import { fork, spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { createWriteStream, readFileSync } from 'node:fs'
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /** The real `mirage` command, run by the pinned Node that runs this benchmark. */
@@ -18,6 +18,8 @@ export const MIRAGE_ENTRY = new URL('../../bin/mirage.ts', import.meta.url).path
 /** The benchmark's own child entry (roles that `mirage` has no command for). */
 export const WORKER_ENTRY = new URL('./bench-worker.ts', import.meta.url).pathname
 
+/** USER_HZ: the unit of /proc CPU times (100 on Linux on every common architecture). */
+export const CLOCK_TICKS_PER_SECOND = 100
 /** How long a process gets to stop on SIGTERM / a stop message before SIGKILL. */
 const STOP_GRACE_MS = 15_000
 /** Output kept per process for error messages: the tail is what explains a crash. */
@@ -44,6 +46,7 @@ export class BenchProcess {
     // BENCH_LOG_DIR=<dir> keeps every process's whole output in <dir>/<name>.log
     // (run with DEBUG=mirage:* to see what the nodes did).
     const logDir = process.env.BENCH_LOG_DIR
+    if (logDir !== undefined && logDir !== '') mkdirSync(logDir, { recursive: true })
     const file = logDir === undefined || logDir === '' ? undefined : createWriteStream(join(logDir, `${name}.log`), { flags: 'a' })
     if (file !== undefined) child.on('exit', () => { file.end() })
     child.stdout?.setEncoding('utf8').on('data', (text: string) => { this.stdout = tail(this.stdout + text); file?.write(text) })
@@ -150,6 +153,26 @@ export class ProcessGroup {
 
   get size (): number {
     return this.#processes.size
+  }
+
+  /**
+   * CPU time used so far by the running processes of the group and by this
+   * process, in clock ticks (USER_HZ, as /proc/stat counts): tells the
+   * benchmark's own load from other work on the machine.
+   */
+  cpuTicks (): number {
+    const own = process.cpuUsage()
+    let ticks = (own.user + own.system) / 1e6 * CLOCK_TICKS_PER_SECOND
+    for (const p of this.#processes) {
+      if (!p.running || p.pid === undefined) continue
+      try {
+        // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+        const stat = readFileSync(`/proc/${p.pid}/stat`, 'utf8')
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+        ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0)
+      } catch {}
+    }
+    return ticks
   }
 
   /** Resident memory of every running process of the group, summed (from /proc; 0 where unreadable). */

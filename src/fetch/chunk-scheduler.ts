@@ -48,6 +48,12 @@ export interface ChunkSchedulerInit {
    */
   shareGraceMs: number
   /**
+   * How long after the download first made progress a peer that knows the
+   * artifact, but was not seen gaining a chunk, still counts as a follower
+   * whose share of the seed's chunks is left to it.
+   */
+  joinGraceMs: number
+  /**
    * This node's own peer id. With it, followers that start together split
    * the chunks only the seed holds (`shareOwner`): each asks the seed for
    * its own share first, so the seed's first copies go to different
@@ -101,6 +107,8 @@ interface PeerState {
   gaining: boolean
   /** When the peer first answered with a non-empty bitfield (it knows the artifact). */
   knownSince: number | undefined
+  /** When the peer became a candidate (ms). */
+  addedAt: number
 }
 
 export class ChunkScheduler {
@@ -111,6 +119,7 @@ export class ChunkScheduler {
   readonly #retryBackoffMs: number
   readonly #retryBackoffMaxMs: number
   readonly #shareGraceMs: number
+  readonly #joinGraceMs: number
   /** Since when nothing has been in flight to regular peers (undefined while something is). */
   #idleSince: number | undefined
   /** When a regular peer last advertised a chunk it did not have before. */
@@ -152,6 +161,7 @@ export class ChunkScheduler {
     this.#retryBackoffMs = init.retryBackoffMs
     this.#retryBackoffMaxMs = init.retryBackoffMaxMs
     this.#shareGraceMs = init.shareGraceMs
+    this.#joinGraceMs = init.joinGraceMs
     this.#random = init.random ?? Math.random
     this.#self = init.self
     this.#state = new Uint8Array(count)
@@ -277,7 +287,7 @@ export class ChunkScheduler {
   // -- peers ----------------------------------------------------------------
 
   /** Adds a candidate; a peer already known keeps its state (and becomes last resort if asked). */
-  addPeer (id: string, options: { lastResort?: boolean } = {}): void {
+  addPeer (id: string, options: { lastResort?: boolean, now?: number } = {}): void {
     const existing = this.#peers.get(id)
     if (existing !== undefined) {
       if (options.lastResort === true && !existing.lastResort) {
@@ -286,7 +296,7 @@ export class ChunkScheduler {
       }
       return
     }
-    this.#peers.set(id, { id, lastResort: options.lastResort === true, bits: undefined, inFlight: 0, dropped: false, ready: true, notBefore: 0, gaining: false, knownSince: undefined })
+    this.#peers.set(id, { id, lastResort: options.lastResort === true, bits: undefined, inFlight: 0, dropped: false, ready: true, notBefore: 0, gaining: false, knownSince: undefined, addedAt: options.now ?? -Infinity })
   }
 
   hasPeer (id: string): boolean {
@@ -367,9 +377,11 @@ export class ChunkScheduler {
     }
     const graceEnds = this.#graceEndsAt()
     if (this.#deferred > 0 && graceEnds !== undefined && graceEnds > now) next = Math.min(next, graceEnds)
-    // A provisional swarm member that never gains drops out: the shares change then.
+    // A provisional swarm member that never gains drops out, and a candidate
+    // that never answers stops holding the shares back: the shares change then.
     for (const peer of this.#peers.values()) {
       if (peer.lastResort || peer.dropped || peer.gaining) continue
+      if (peer.bits === undefined && peer.addedAt + this.#shareGraceMs > now) next = Math.min(next, peer.addedAt + this.#shareGraceMs)
       const expires = this.#provisionalUntil(peer)
       if (expires !== undefined && expires > now) next = Math.min(next, expires)
     }
@@ -507,6 +519,9 @@ export class ChunkScheduler {
     const members = [self]
     for (const peer of this.#peers.values()) {
       if (peer.lastResort || peer.dropped || peer.id === self) continue
+      // Followers starting together must agree on the swarm before claiming
+      // their shares: wait (a little) for every candidate's first bitfield.
+      if (peer.bits === undefined && now - peer.addedAt < this.#shareGraceMs) return PENDING
       const expires = this.#provisionalUntil(peer)
       if (peer.gaining || (expires !== undefined && now < expires)) members.push(peer.id)
     }
@@ -526,14 +541,14 @@ export class ChunkScheduler {
 
   /**
    * Until when a peer that knows the artifact but was not yet seen gaining a
-   * chunk still counts as a swarm member: `shareGraceMs` after it showed
-   * up or after the download first made progress, whichever is later. The
+   * chunk still counts as a swarm member: `joinGraceMs` after it showed up
+   * or after the download first made progress, whichever is later. The
    * clock waits for progress because on a loaded machine the seed's first
-   * chunks can take longer than the grace to reach anyone.
+   * chunks can take seconds to reach everyone.
    */
   #provisionalUntil (peer: PeerState): number | undefined {
     if (peer.knownSince === undefined) return undefined
-    return Math.max(peer.knownSince, this.#progressSince ?? Infinity) + this.#shareGraceMs
+    return Math.max(peer.knownSince, this.#progressSince ?? Infinity) + this.#joinGraceMs
   }
 
   /** Whether some regular peer knows the artifact (a non-empty bitfield): maybe other followers to trade with. */
@@ -640,9 +655,12 @@ function pickHolder (pool: PeerState[], index: number, failed: Set<string> | und
   return best
 }
 
+/** The share while candidates' first bitfields are still coming in: nothing is this node's yet. */
+const PENDING: Share = { members: 0, owns: () => false }
+
 /** This node's part of the seed-only chunks (see ChunkScheduler `share`). */
 export interface Share {
-  /** Followers in the swarm, this node included. */
+  /** Followers in the swarm, this node included (0 while the swarm is still being learned). */
   members: number
   /** Whether chunk `index` is this node's to ask of the seed. */
   owns: (index: number) => boolean

@@ -88,6 +88,18 @@ export const MIN_PEER_REFRESH_MS = 1_000
  */
 export const DEFAULT_SHARE_GRACE_MS = 2_000
 
+/**
+ * How long after a download first makes progress a peer that knows the
+ * artifact but has not been seen gaining a chunk still counts as a follower
+ * that will fetch its share of the seed's chunks. In bench/fetch.bench.ts
+ * (20 followers, one worker thread each on 2 cores) some followers' first
+ * chunk came 3 s after the first follower's; with 2 s their shares were
+ * handed to others and the seed sent about two copies. A node that knows a
+ * release but is not downloading it (its stage has not come) delays the
+ * others' use of the seed by this much at most.
+ */
+export const DEFAULT_JOIN_GRACE_MS = 10_000
+
 /** Failed attempts (timeout, stream error, bad bytes) after which one chunk fails the download. */
 export const DEFAULT_MAX_ATTEMPTS_PER_CHUNK = 8
 
@@ -106,13 +118,17 @@ export const PEER_BACKOFF_MS = 500
 export const PEER_BACKOFF_MAX_MS = 10_000
 
 /**
- * Stream or dial failures in a row (at most one counted per backoff period)
- * after which a peer is dropped from the download: with PEER_BACKOFF_MS
- * doubling, about 15 s of trying. Under load libp2p's connection monitor
- * aborts connections whose ping is slow (seen in bench/fetch.bench.ts), so a
- * failure or two is not proof a peer is gone.
+ * Stream or dial failures in a row (at most one counted per backoff period,
+ * any good answer resets the count) after which a peer is dropped from the
+ * download: with PEER_BACKOFF_MS doubling to PEER_BACKOFF_MAX_MS, at least
+ * 35 s of trying. On an overloaded machine libp2p's connection monitor
+ * aborts connections whose ping is slow and the inbound-connection rate
+ * limit refuses the redials (both seen in bench/fetch.bench.ts at load
+ * average 40–80, where 5 strikes dropped a hundred live peers and sent
+ * their chunks to the seed), so failures in a row are weak proof a peer
+ * is gone.
  */
-export const MAX_PEER_STRIKES = 5
+export const MAX_PEER_STRIKES = 8
 
 /**
  * `missing` answers for chunks a peer advertised, after which it is dropped:

@@ -26,7 +26,7 @@ import type { ChunkDialer } from './chunk-channel.ts'
 import { ChunkScheduler } from './chunk-scheduler.ts'
 import {
   CHUNK_RETRY_BACKOFF_MAX_MS, CHUNK_RETRY_BACKOFF_MS, CLOSE_TIMEOUT_MS, DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_HAVE_REFRESH_MS,
-  DEFAULT_MAX_ATTEMPTS_PER_CHUNK, DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_LAST_RESORT, DEFAULT_MAX_IN_FLIGHT_PER_PEER, DEFAULT_MAX_PEERS,
+  DEFAULT_JOIN_GRACE_MS, DEFAULT_MAX_ATTEMPTS_PER_CHUNK, DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_LAST_RESORT, DEFAULT_MAX_IN_FLIGHT_PER_PEER, DEFAULT_MAX_PEERS,
   DEFAULT_PEER_REFRESH_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SHARE_GRACE_MS, DEFAULT_STALL_TIMEOUT_MS, DEFAULT_STREAMS_PER_PEER,
   MAX_BUFFERED_CHUNK_BYTES, MAX_CONCURRENT_DIALS, MAX_MISSING_ANSWERS_PER_PEER, MAX_PEER_STRIKES, MIN_HAVE_REFRESH_MS,
   MIN_PEER_REFRESH_MS, PEER_BACKOFF_MAX_MS, PEER_BACKOFF_MS, RESUME_CHECK_CONCURRENCY
@@ -203,6 +203,7 @@ class Download {
       retryBackoffMs: CHUNK_RETRY_BACKOFF_MS,
       retryBackoffMaxMs: CHUNK_RETRY_BACKOFF_MAX_MS,
       shareGraceMs: DEFAULT_SHARE_GRACE_MS,
+      joinGraceMs: DEFAULT_JOIN_GRACE_MS,
       self: init.self
     })
     this.#maxResponseBytes = init.layout.chunkSize + RESPONSE_OVERHEAD_BYTES
@@ -383,7 +384,7 @@ class Download {
       dropped: false,
       seenFailures: new WeakSet()
     })
-    this.#scheduler.addPeer(id, { lastResort })
+    this.#scheduler.addPeer(id, { lastResort, now: performance.now() })
     this.#emit({ type: 'peer-added', peer: id, lastResort })
     this.#kick()
   }

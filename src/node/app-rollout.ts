@@ -17,8 +17,20 @@ import type { MemberSeen } from './membership.ts'
 
 const log = logger('mirage:node:rollout')
 
-/** While a rollout is open, its clusters are looked up this often, so new members and electees are seen. */
-export const MEMBER_REFRESH_INTERVAL_MS = 3_000
+/**
+ * While a rollout is open its clusters are looked up again, so new members
+ * and electees are seen: this long after the release arrived (besides the
+ * lookups on arrival and at the end of the election settle) and after a
+ * lookup that found a new member, then twice as long after each round that
+ * found nothing, up to MAX_MEMBER_REFRESH_INTERVAL_MS. One round is a DHT
+ * query per role key, and a query reaches up to 20 peers that each answer
+ * with 20 closer peers for the peer store: with every waiting machine
+ * looking every 3 s, 20 machines on 2 cores spent both cores on DHT and
+ * peer-store work (profiled in bench/overlay.bench.ts) and the release
+ * reached them slower than over plain HTTP.
+ */
+export const MEMBER_REFRESH_INTERVAL_MS = 10_000
+export const MAX_MEMBER_REFRESH_INTERVAL_MS = 120_000
 
 /**
  * Representatives are elected from the members a node knows. Machines that
@@ -41,7 +53,8 @@ export interface AppRolloutInit {
   chunks: ChunkStore
   installer: Installer
   /** Finds the members of a cluster on the DHT (results arrive through `memberSeen`). */
-  lookupMembers(clusterId: string): Promise<void>
+  /** Resolves to how many members it newly found. */
+  lookupMembers(clusterId: string): Promise<number>
   /** When this node's own membership announcement first completed, if it has. */
   announcedAt(): number | undefined
   knownMembers(clusterId: string): AsyncIterable<MemberSeen>
@@ -72,6 +85,7 @@ export class AppRollout {
   #again = false
   #deadlineTimer?: NodeJS.Timeout
   #refreshTimer?: NodeJS.Timeout
+  #refreshDelayMs = MEMBER_REFRESH_INTERVAL_MS
   #stopping = new AbortController()
   /** When the last completed lookup of each cluster's members began. */
   readonly #lookedUpAt = new Map<string, number>()
@@ -87,13 +101,13 @@ export class AppRollout {
 
   start (): void {
     this.#stopping = new AbortController()
-    this.#refreshTimer = setInterval(() => { this.#refreshMembers() }, MEMBER_REFRESH_INTERVAL_MS)
+    this.#scheduleRefresh()
     this.#drive()
   }
 
   async stop (): Promise<void> {
     this.#stopping.abort()
-    clearInterval(this.#refreshTimer)
+    clearTimeout(this.#refreshTimer)
     clearTimeout(this.#deadlineTimer)
     clearTimeout(this.#settleTimer)
     await this.#driving?.catch(() => {})
@@ -126,7 +140,14 @@ export class AppRollout {
     }
     const existing = await this.#record(release.id)
     if (existing === undefined) await this.#setState(release, 'seen', 'release received')
-    this.#refreshMembers()
+    // A new release: its members matter now, so look often again. A node
+    // that is a follower by preference is never elected, so it skips the
+    // lookup on arrival (at release time every machine looking at once is
+    // the costly part); outcomes from members it does not know yet make it
+    // look (MessageIntake), and the periodic rounds cover the rest.
+    this.#refreshDelayMs = MEMBER_REFRESH_INTERVAL_MS
+    this.#scheduleRefresh()
+    if (config.role !== 'follower') void this.#refreshMembers()
     this.#drive()
   }
 
@@ -179,19 +200,37 @@ export class AppRollout {
     return [...new Set([this.#init.clusterId, ...release.manifest.plan.clusters.map(rule => rule.name)])]
   }
 
-  #refreshMembers (): void {
+  /** The next periodic lookup round, after the current backoff delay. */
+  #scheduleRefresh (): void {
+    clearTimeout(this.#refreshTimer)
+    if (this.#stopping.signal.aborted) return
+    this.#refreshTimer = setTimeout(() => {
+      void this.#refreshMembers().then(found => {
+        this.#refreshDelayMs = found > 0 ? MEMBER_REFRESH_INTERVAL_MS : Math.min(MAX_MEMBER_REFRESH_INTERVAL_MS, this.#refreshDelayMs * 2)
+        this.#scheduleRefresh()
+      })
+    }, this.#refreshDelayMs)
+  }
+
+  /** Looks up the active release's clusters; resolves to how many members were new (never rejects). */
+  async #refreshMembers (): Promise<number> {
     const active = this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
-    if (active === undefined || this.#stopping.signal.aborted) return
-    void this.#record(active.release.id).then(record => {
-      if (record !== undefined && FINAL_STATES.has(record.state)) return
-      for (const cluster of this.#relevantClusters(active.release)) {
-        const began = Date.now()
-        this.#init.lookupMembers(cluster).then(() => {
-          this.#lookedUpAt.set(cluster, Math.max(began, this.#lookedUpAt.get(cluster) ?? 0))
-          this.#drive()
-        }, (err: unknown) => { log('member lookup failed: %e', err) })
+    if (active === undefined || this.#stopping.signal.aborted) return 0
+    const record = await this.#record(active.release.id).catch(() => undefined)
+    if (record !== undefined && FINAL_STATES.has(record.state)) return 0
+    const found = await Promise.all(this.#relevantClusters(active.release).map(async cluster => {
+      const began = Date.now()
+      try {
+        const fresh = await this.#init.lookupMembers(cluster)
+        this.#lookedUpAt.set(cluster, Math.max(began, this.#lookedUpAt.get(cluster) ?? 0))
+        this.#drive()
+        return fresh
+      } catch (err) {
+        log('member lookup failed: %e', err)
+        return 0
       }
-    })
+    }))
+    return found.reduce((a, b) => a + b, 0)
   }
 
   /** Runs the step loop; calls while it runs make it go round once more. */
@@ -251,7 +290,7 @@ export class AppRollout {
         if ((announced === undefined || lookedUp < settledAt) && !started) {
           await this.#setState(release, 'waiting', `learning the members of cluster ${this.#init.clusterId} before the election`, role)
           clearTimeout(this.#settleTimer)
-          this.#settleTimer = setTimeout(() => { this.#refreshMembers() }, Math.max(0, settledAt - now) + 10)
+          this.#settleTimer = setTimeout(() => { void this.#refreshMembers() }, Math.max(0, settledAt - now) + 10)
           return
         }
         await this.#testAsRepresentative(release, decision.reason)

@@ -6,8 +6,13 @@ import { CLUSTER_NAME_PATTERN } from '../release/index.ts'
 import { APP_NAME_PATTERN, publicKeyFromText } from '../trust/index.ts'
 import { ConfigError } from './errors.ts'
 
-/** How often a node re-announces its cluster membership on the DHT. */
-export const DEFAULT_ANNOUNCE_INTERVAL_MS = 60_000
+/**
+ * How often a node re-announces its cluster membership on the DHT (besides
+ * at start). Provider records live 48 h; re-announcing reaches peers that
+ * joined among the closest since. Each announcement is a DHT query plus 20
+ * stores, so every minute was too often for a swarm on one small machine.
+ */
+export const DEFAULT_ANNOUNCE_INTERVAL_MS = 300_000
 /** How often a node asks a random peer for what it missed (anti-entropy; gossip is not storage). */
 export const DEFAULT_SYNC_INTERVAL_MS = 30_000
 

@@ -34,7 +34,7 @@ export class Membership {
   readonly #init: MembershipInit
   #timer?: NodeJS.Timeout
   #stopping = new AbortController()
-  readonly #lookups = new Map<string, Promise<void>>()
+  readonly #lookups = new Map<string, Promise<number>>()
   readonly #announcedAt = new Map<string, number>()
   readonly #forcedAt = new Map<string, number>()
 
@@ -69,8 +69,11 @@ export class Membership {
     }
   }
 
-  /** Looks a cluster up on the DHT; concurrent lookups of one cluster share one query. */
-  async lookup (app: string, clusterId: string): Promise<void> {
+  /**
+   * Looks a cluster up on the DHT; concurrent lookups of one cluster share
+   * one query. Resolves to how many members (or role changes) it newly found.
+   */
+  async lookup (app: string, clusterId: string): Promise<number> {
     const key = `${app}/${clusterId}`
     const running = this.#lookups.get(key)
     if (running !== undefined) return running
@@ -94,29 +97,32 @@ export class Membership {
     return this.#init.store.memberships.has(key)
   }
 
-  async #lookupNow (app: string, clusterId: string): Promise<void> {
+  async #lookupNow (app: string, clusterId: string): Promise<number> {
     const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(MEMBER_LOOKUP_TIMEOUT_MS)])
+    let found = 0
     await Promise.all(MEMBER_ROLES.map(async role => {
       const cid = await membershipKeyCid(app, clusterId, role)
       let count = 0
       try {
         for await (const provider of this.#init.libp2p.contentRouting.findProviders(cid, { signal })) {
-          await this.#remember({ app, clusterId, role, peerId: provider.id.toString(), seenAt: Date.now() })
+          if (await this.#remember({ app, clusterId, role, peerId: provider.id.toString(), seenAt: Date.now() })) found++
           if (++count >= MAX_PROVIDERS_PER_LOOKUP) break
         }
       } catch (err) {
         if (!signal.aborted) log('lookup of %s/%s (%s) failed: %e', app, clusterId, role, err)
       }
     }))
+    return found
   }
 
-  async #remember (member: MemberSeen): Promise<void> {
+  /** Stores a member seen; whether it (or its role) is new. */
+  async #remember (member: MemberSeen): Promise<boolean> {
     const key = membershipKey(member)
     const known = await this.#init.store.memberships.get(key)
-    if (known === undefined || known.role !== member.role) {
-      await this.#init.store.memberships.put(key, member)
-    }
+    const fresh = known === undefined || known.role !== member.role
+    if (fresh) await this.#init.store.memberships.put(key, member)
     this.#init.onMember(member)
+    return fresh
   }
 
   async #announceAll (): Promise<void> {

@@ -31,8 +31,14 @@ import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
 
 const log = logger('mirage:node')
 
-/** A node asks the DHT for holders of a root at most this often while downloading. */
+/**
+ * While downloading, a node asks the DHT for holders of the root after this
+ * long, then twice as long each time, up to MAX_PROVIDER_REFRESH_MS: the
+ * holders it is connected to are candidates anyway, and 20 downloaders
+ * querying every 2 s cost more CPU than they found peers.
+ */
 const PROVIDER_REFRESH_MS = 2_000
+const MAX_PROVIDER_REFRESH_MS = 30_000
 const PROVIDER_LOOKUP_TIMEOUT_MS = 5_000
 /** Bootstrap dials are retried with backoff up to this many times: a busy bootstrap peer is the norm, not the exception. */
 const MAX_BOOTSTRAP_ATTEMPTS = 8
@@ -124,22 +130,34 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
     const lastResortByApp = new Map(Object.entries(config.apps).map(([app, c]) => [app, c.vendorKeys.map(text => peerIdFromPublicKey(publicKeyFromText(text)).toString())]))
     const download = async (release: VerifiedRelease, onChunk: (from: string, bytes: number, held: number) => void, signal: AbortSignal): Promise<void> => {
       const { root } = release.manifest.artifact
-      await libp2p.contentRouting.provide(root, { signal }).catch((err: unknown) => { log('providing %s failed: %e', root, err) })
+      // Not awaited: a DHT query under load takes seconds, and the download
+      // can start with the peers this node is connected to.
+      void libp2p.contentRouting.provide(root, { signal }).catch((err: unknown) => { log('providing %s failed: %e', root, err) })
       let providers: string[] = []
-      let providersAt = 0
+      // The first lookup comes PROVIDER_REFRESH_MS in: connected peers are
+      // candidates at once, and a download they can serve needs no query.
+      let providersAt = Date.now()
+      let providersEveryMs = PROVIDER_REFRESH_MS
       let heldCount = await held.add(root, release.manifest.artifact)
+      let heldAtLastCall = heldCount
       await downloadArtifact({
         root,
         layout: release.manifest.artifact,
         store: chunks,
         dialer: libp2pChunkDialer(libp2p),
         lastResort: lastResortByApp.get(release.manifest.app) ?? [],
+        // Followers starting together split the chunks only the seed holds.
+        self: peerId,
         signal,
         peers: async () => {
-          if (Date.now() - providersAt > PROVIDER_REFRESH_MS) {
+          // Only a download that made no progress since the previous call
+          // needs more holders: a DHT query costs every peer it reaches CPU.
+          if (Date.now() - providersAt >= providersEveryMs && heldCount === heldAtLastCall) {
             providersAt = Date.now()
+            providersEveryMs = Math.min(MAX_PROVIDER_REFRESH_MS, providersEveryMs * 2)
             providers = await findProviders(libp2p, root, signal)
           }
+          heldAtLastCall = heldCount
           const connected = libp2p.getPeers().map(p => p.toString())
           return [...new Set([...providers, ...connected])].filter(p => p !== peerId)
         },

@@ -22,6 +22,34 @@ export const DEFAULT_UPGRADE_TIMEOUT_MS = 30_000
 export const DEFAULT_MAX_PARALLEL_DIALS = 16
 
 /**
+ * Inbound connections accepted per second from one host (libp2p's default
+ * is 5). Every machine of a local swarm (tests, scenarios, benchmarks) is
+ * the same host, 127.0.0.1: with the default, 20+ nodes joining at once were
+ * refused with ECONNRESET (bench/fetch.bench.ts). Still a bound, so one host
+ * cannot flood a node with handshakes.
+ */
+export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 64
+
+/**
+ * The least time libp2p's connection monitor waits for a ping before it
+ * aborts the connection (its adaptive default starts at 5 s). On a loaded
+ * 2-core machine pings over a busy connection took longer than 5 s and
+ * live connections were cut mid-transfer (bench/fetch.bench.ts); a dead
+ * peer is still found within this budget.
+ */
+export const MIN_PING_TIMEOUT_MS = 30_000
+
+/**
+ * Source addresses exempt from gossipsub's IP-colocation penalty. The
+ * penalty (more than 10 peers from one IP: -5 × surplus², a sybil defence)
+ * stays for real addresses; but every machine of a local swarm is
+ * 127.0.0.1, and from 11 nodes up every peer fell below the graylist
+ * threshold and gossip stopped altogether (seen in bench/overlay.bench.ts:
+ * with 21 machines, releases and outcomes arrived only through sync).
+ */
+export const GOSSIP_COLOCATION_WHITELIST = ['127.0.0.1', '::1']
+
+/**
  * Largest gossip message: signed envelopes of releases (≤ 2 MiB with a
  * 16,384-chunk manifest) plus gossipsub framing.
  */

@@ -8,7 +8,8 @@ import { tcp } from '@libp2p/tcp'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createLibp2p } from 'libp2p'
 import {
-  DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_MAX_PARALLEL_DIALS, DEFAULT_UPGRADE_TIMEOUT_MS, DHT_PROTOCOL, MAX_GOSSIP_MESSAGE_BYTES
+  DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_MAX_PARALLEL_DIALS, DEFAULT_UPGRADE_TIMEOUT_MS, DHT_PROTOCOL, GOSSIP_COLOCATION_WHITELIST,
+  INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, MAX_GOSSIP_MESSAGE_BYTES, MIN_PING_TIMEOUT_MS
 } from './constants.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
@@ -49,7 +50,11 @@ export async function createOverlayLibp2p (init: OverlayLibp2pInit): Promise<Ove
     connectionManager: {
       dialTimeout: init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
       inboundUpgradeTimeout: init.upgradeTimeoutMs ?? DEFAULT_UPGRADE_TIMEOUT_MS,
-      maxParallelDials: DEFAULT_MAX_PARALLEL_DIALS
+      maxParallelDials: DEFAULT_MAX_PARALLEL_DIALS,
+      inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND
+    },
+    connectionMonitor: {
+      pingTimeout: { minTimeout: MIN_PING_TIMEOUT_MS }
     },
     services: {
       identify: identify(),
@@ -68,7 +73,8 @@ export async function createOverlayLibp2p (init: OverlayLibp2pInit): Promise<Ove
         msgIdFn: async (message) => (await sha256.digest(message.data)).bytes,
         allowPublishToZeroTopicPeers: true,
         emitSelf: false,
-        maxInboundDataLength: MAX_GOSSIP_MESSAGE_BYTES
+        maxInboundDataLength: MAX_GOSSIP_MESSAGE_BYTES,
+        scoreParams: { IPColocationFactorWhitelist: new Set(GOSSIP_COLOCATION_WHITELIST) }
       })
     }
   })

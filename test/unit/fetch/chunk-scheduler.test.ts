@@ -30,6 +30,7 @@ function scheduler (init: Partial<ChunkSchedulerInit> & { chunkCount: number }):
     retryBackoffMs: 100,
     retryBackoffMaxMs: 1000,
     shareGraceMs: 500,
+    joinGraceMs: 500,
     random: seeded(1),
     ...init
   })
