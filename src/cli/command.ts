@@ -25,6 +25,15 @@ export interface PositionalSpec {
 export interface ParsedArgs {
   values: Record<string, string | boolean | undefined>
   positionals: string[]
+  /** Everything after `--`, untouched; only for a command that declares `rest`. */
+  rest?: string[]
+}
+
+/** Arguments after `--` that a command passes on untouched, e.g. the program `env trace` runs. */
+export interface RestSpec {
+  /** Shown in help: `-- COMMAND...`. */
+  name: string
+  description: string
 }
 
 /** A leaf command: `mirage vendor publish`. Returns its exit code. */
@@ -35,6 +44,8 @@ export interface Command {
   description?: string
   options: Record<string, OptionSpec>
   positionals?: PositionalSpec[]
+  /** Declared: the arguments after `--` are not parsed but passed on in `args.rest`, and at least one is required. */
+  rest?: RestSpec
   run(args: ParsedArgs, io: CliIo): Promise<number>
 }
 
@@ -54,9 +65,13 @@ export const EXIT_USAGE = 2
 export function parseCommandArgs (command: Command, path: string, argv: string[]): ParsedArgs {
   const options: Record<string, { type: 'string' | 'boolean' }> = {}
   for (const [name, spec] of Object.entries(command.options)) options[name] = { type: spec.type }
+  // A command with `rest` takes everything after the first `--` as it is:
+  // those are another program's arguments, options included.
+  const terminator = command.rest === undefined ? -1 : argv.indexOf('--')
+  const own = terminator === -1 ? argv : argv.slice(0, terminator)
   let parsed
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+    parsed = parseArgs({ args: own, options, allowPositionals: true, strict: true })
   } catch (err) {
     throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''), path, { cause: err })
   }
@@ -72,7 +87,10 @@ export function parseCommandArgs (command: Command, path: string, argv: string[]
       throw new UsageError(`missing --${name}${spec.valueName === undefined ? '' : ` ${spec.valueName}`}`, path)
     }
   }
-  return { values: parsed.values as ParsedArgs['values'], positionals: parsed.positionals }
+  if (command.rest === undefined) return { values: parsed.values as ParsedArgs['values'], positionals: parsed.positionals }
+  const rest = terminator === -1 ? [] : argv.slice(terminator + 1)
+  if (rest.length === 0) throw new UsageError(`missing -- ${command.rest.name}`, path)
+  return { values: parsed.values as ParsedArgs['values'], positionals: parsed.positionals, rest }
 }
 
 /** A string option that the command declared required. */
@@ -112,12 +130,12 @@ export function byteSizeOption (args: ParsedArgs, name: string, path: string, mi
 
 export function renderCommandHelp (command: Command, path: string): string {
   const positionals = (command.positionals ?? []).map(p => ` ${p.name}`).join('')
-  const lines = [`Usage: mirage ${path}${positionals} [options]`, '', command.summary]
+  const rest = command.rest === undefined ? '' : ` -- ${command.rest.name}`
+  const lines = [`Usage: mirage ${path}${positionals} [options]${rest}`, '', command.summary]
   if (command.description !== undefined) lines.push('', command.description)
-  if (command.positionals !== undefined && command.positionals.length > 0) {
-    lines.push('', 'Arguments:')
-    for (const p of command.positionals) lines.push(`  ${p.name.padEnd(24)}${p.description}`)
-  }
+  const argumentLines = (command.positionals ?? []).map(p => `  ${p.name.padEnd(24)}${p.description}`)
+  if (command.rest !== undefined) argumentLines.push(`  ${`-- ${command.rest.name}`.padEnd(24)}${command.rest.description}`)
+  if (argumentLines.length > 0) lines.push('', 'Arguments:', ...argumentLines)
   lines.push('', 'Options:')
   const entries = Object.entries(command.options).map(([name, spec]) => {
     const flag = `--${name}${spec.valueName === undefined ? '' : ` ${spec.valueName}`}`

@@ -2,6 +2,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseCommandArgs, renderCommandHelp,
 import { UsageError } from './errors.ts'
 import { quickstartCommand } from './commands/quickstart.ts'
 import { nodeCommands } from './commands/node.ts'
+import { envCommands } from './commands/env.ts'
 import { releaseCommands } from './commands/release.ts'
 import { vendorCommands } from './commands/vendor.ts'
 import type { CliIo, Command, CommandGroup } from './command.ts'
@@ -10,7 +11,7 @@ export const rootCommand: CommandGroup = {
   kind: 'group',
   name: 'mirage',
   summary: 'Mirage: staged deployment of software upgrades over a peer-to-peer overlay.',
-  commands: [quickstartCommand, nodeCommands, vendorCommands, releaseCommands]
+  commands: [quickstartCommand, nodeCommands, vendorCommands, releaseCommands, envCommands]
 }
 
 /**
@@ -23,7 +24,9 @@ const OPERATIONAL_ERRORS = new Set([
   'PlanInvalidError', 'ManifestInvalidError', 'ReleaseRefusedError', 'PublishError',
   'VendorDirError', 'ContentError', 'ChunkMismatchError', 'ChunkMissingError', 'ChunkCorruptError', 'UnsafeArchiveError', 'ArchiveError',
   'StoreLockedError', 'StoreCorruptError', 'StoreSchemaError', 'StoreOpenError', 'RecordInvalidError', 'AbortError',
-  'ConfigError', 'ControlError', 'DownloadError', 'InstallError', 'TestRunInvalidError'
+  'ConfigError', 'ControlError', 'DownloadError', 'InstallError', 'TestRunInvalidError',
+  'StraceMissingError', 'PtraceDeniedError', 'TraceStartError', 'SpecFileExistsError',
+  'EnvSpecError', 'FingerprintError', 'ConfigParseError'
 ])
 
 /** Runs the `mirage` command line; returns the exit code (0 ok, 1 failure, 2 usage). */
@@ -51,7 +54,9 @@ export async function main (argv: string[], io: CliIo): Promise<number> {
       node = next
       rest = tail
     }
-    if (rest.includes('--help') || rest.includes('-h')) {
+    // After `--` come another program's arguments (`env trace -- grep --help`): not ours to read.
+    const own = node.rest !== undefined && rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest
+    if (own.includes('--help') || own.includes('-h')) {
       io.stdout.write(renderCommandHelp(node, path))
       return EXIT_OK
     }

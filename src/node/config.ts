@@ -5,6 +5,8 @@ import { z } from 'zod'
 import { CLUSTER_NAME_PATTERN } from '../release/index.ts'
 import { APP_NAME_PATTERN, publicKeyFromText } from '../trust/index.ts'
 import { ConfigError } from './errors.ts'
+import { checkResources } from '../env/index.ts'
+import type { ClusterSpec } from '../env/index.ts'
 
 /**
  * How often a node re-announces its cluster membership on the DHT (besides
@@ -21,7 +23,7 @@ export interface AppConfig {
   vendorKeys: string[]
   /** Where versions are installed; `current` points at the live one. */
   installDir: string
-  cluster: { name?: string, files?: string[], env?: string[] }
+  cluster: ClusterSpec
   role: 'auto' | 'representative' | 'follower'
   /** 0 means unlimited. */
   uploadBytesPerSecond: number
@@ -55,7 +57,16 @@ const appSchema = z.strictObject({
   cluster: z.strictObject({
     name: z.string().regex(CLUSTER_NAME_PATTERN, 'must be 1-64 letters, digits, ".", "_" or "-"').optional(),
     files: z.array(z.string().min(1)).max(1000).optional(),
-    env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name')).max(1000).optional()
+    env: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name')).max(1000).optional(),
+    spec: z.string().min(1).optional(),
+    resources: z.array(z.unknown()).max(1000).superRefine((resources, ctx) => {
+      try {
+        checkResources(resources, 'resources')
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message.replace(/^resources: /, '') })
+      }
+    }).optional(),
+    root: z.string().min(1).optional()
   }).default({}),
   role: z.enum(['auto', 'representative', 'follower']).default('auto'),
   uploadBytesPerSecond: z.int().min(0).default(0),
@@ -94,7 +105,7 @@ export function parseNodeConfig (text: string, file: string): NodeConfig {
     apps[app] = {
       ...appConfig,
       installDir: resolve(base, appConfig.installDir),
-      cluster: { ...appConfig.cluster, files: appConfig.cluster.files?.map(f => resolve(base, f)) }
+      cluster: clusterSpecOf(appConfig.cluster, base)
     }
   }
   return { ...config, file: resolve(file), dataDir: resolve(base, config.dataDir), apps }
@@ -108,4 +119,16 @@ export async function loadNodeConfig (file: string): Promise<NodeConfig> {
     throw new ConfigError('', `cannot read ${file}: ${(err as Error).message}`, { cause: err })
   }
   return parseNodeConfig(text, file)
+}
+
+/** The cluster section with its paths made absolute (relative to the config file) and resources checked. */
+function clusterSpecOf (cluster: z.output<typeof appSchema>['cluster'], base: string): ClusterSpec {
+  const { files, spec, root, resources, ...rest } = cluster
+  return {
+    ...rest,
+    ...(files === undefined ? {} : { files: files.map(f => resolve(base, f)) }),
+    ...(spec === undefined ? {} : { spec: resolve(base, spec) }),
+    ...(root === undefined ? {} : { root: resolve(base, root) }),
+    ...(resources === undefined ? {} : { resources: checkResources(resources, 'resources') })
+  }
 }
