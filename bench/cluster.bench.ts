@@ -33,7 +33,7 @@ import {
   buildClusterMap, buildDistanceTable, collapseCensus, openClusterMap, orderClusters, qualityThreshold, sealClusterMap
 } from '../src/cluster/index.ts'
 import type { MachineFingerprint } from '../src/cluster/index.ts'
-import type { Fact } from '../src/env/types.ts'
+import type { Fact } from '../src/env/index.ts'
 import { generateSigningKey } from '../src/trust/index.ts'
 
 const GOAL_SECONDS = 30

@@ -1,6 +1,6 @@
 import { FINGERPRINT_DIGEST_PATTERN } from './constants.ts'
 import { CensusError } from './errors.ts'
-import type { Fact } from '../env/types.ts'
+import type { Fact } from '../env/index.ts'
 
 /** One machine's entry in the vendor's census: its fingerprint digest and the facts behind it. */
 export interface MachineFingerprint {

@@ -5,7 +5,7 @@ import { qualityThreshold } from './quality-threshold.ts'
 import type { Census, MachineFingerprint } from './census.ts'
 import type { OrderedCluster } from './cluster-order.ts'
 import type { ResourceWeights } from './distance.ts'
-import type { Fact } from '../env/types.ts'
+import type { Fact } from '../env/index.ts'
 
 export interface ClusterCensusInit {
   /** Maximum diameter D: no two fingerprints in one cluster further apart than this. */

@@ -5,7 +5,7 @@ import { ClusterOptionsError } from './errors.ts'
 import type { DistinctFingerprint } from './census.ts'
 import type { ResourceWeights } from './distance.ts'
 import type { QualityThresholdCluster } from './quality-threshold.ts'
-import type { Fact } from '../env/types.ts'
+import type { Fact } from '../env/index.ts'
 
 /** A cluster with its name and its place in the suggested rollout order. */
 export interface OrderedCluster {

@@ -1,6 +1,6 @@
 import { DEFAULT_MAX_DISTANCE_MATRIX_BYTES, DEFAULT_RESOURCE_WEIGHT, MAX_RESOURCE_NAME_LENGTH } from './constants.ts'
 import { ClusterOptionsError } from './errors.ts'
-import type { Fact } from '../env/types.ts'
+import type { Fact } from '../env/index.ts'
 
 /**
  * The distance between two fingerprints (Mirage §4.1, issue 4 item 5): the

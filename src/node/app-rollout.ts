@@ -47,6 +47,7 @@ const FINAL_STATES: ReadonlySet<RolloutStateName> = new Set(['installed', 'faile
 export interface AppRolloutInit {
   app: string
   config: AppConfig
+  /** The cluster at start; a vendor cluster map may move the machine later (`moveToCluster`). */
   clusterId: string
   peerId: string
   store: Store
@@ -58,6 +59,8 @@ export interface AppRolloutInit {
   /** When this node's own membership announcement first completed, if it has. */
   announcedAt(): number | undefined
   knownMembers(clusterId: string): AsyncIterable<MemberSeen>
+  /** The machine moved to another cluster (announce it there). */
+  onClusterMoved?(clusterId: string): Promise<void>
   /** Signs and gossips this node's test start / outcome, and takes it in locally. */
   announceTestStart(release: VerifiedRelease): Promise<void>
   announceOutcome(release: VerifiedRelease, result: TestResult): Promise<void>
@@ -90,14 +93,43 @@ export class AppRollout {
   /** When the last completed lookup of each cluster's members began. */
   readonly #lookedUpAt = new Map<string, number>()
   #settleTimer?: NodeJS.Timeout
+  #clusterId: string
+  /** A cluster to move to once no release is in flight here. */
+  #movingTo?: string
 
   constructor (init: AppRolloutInit) {
     this.#init = init
+    this.#clusterId = init.clusterId
   }
 
   get app (): string { return this.#init.app }
 
-  get clusterId (): string { return this.#init.clusterId }
+  get clusterId (): string { return this.#clusterId }
+
+  /**
+   * A vendor cluster map put this machine in another cluster. A release in
+   * flight finishes in the cluster it started in (its election, outcomes and
+   * gates are that cluster's); the move applies from the next release on.
+   * Resolves to whether the machine moved now.
+   */
+  async moveToCluster (clusterId: string): Promise<boolean> {
+    this.#movingTo = clusterId
+    return this.#finishMove()
+  }
+
+  async #finishMove (): Promise<boolean> {
+    const target = this.#movingTo
+    if (target === undefined) return false
+    if (target === this.#clusterId) { this.#movingTo = undefined; return false }
+    const active = this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
+    const record = active === undefined ? undefined : await this.#record(active.release.id)
+    if (active !== undefined && (record === undefined || !FINAL_STATES.has(record.state))) return false
+    log('%s: moved from cluster %s to %s', this.#init.app, this.#clusterId, target)
+    this.#clusterId = target
+    this.#movingTo = undefined
+    await this.#init.onClusterMoved?.(target)
+    return true
+  }
 
   start (): void {
     this.#stopping = new AbortController()
@@ -116,7 +148,9 @@ export class AppRollout {
   /** A release of this app passed intake (or was restored from the store). */
   async addRelease (release: VerifiedRelease, seenAt: number): Promise<void> {
     if (this.#entries.has(release.id)) return
-    const { config, clusterId, peerId } = this.#init
+    await this.#finishMove()
+    const { config, peerId } = this.#init
+    const clusterId = this.#clusterId
     let state = createRolloutState(
       { id: release.id, plan: release.manifest.plan, testTimeoutMs: release.manifest.test.timeoutMs },
       { peerId, clusterId, role: config.role },
@@ -197,7 +231,7 @@ export class AppRollout {
 
   /** Clusters whose members matter for a release here: ours and every cluster the plan names. */
   #relevantClusters (release: VerifiedRelease): string[] {
-    return [...new Set([this.#init.clusterId, ...release.manifest.plan.clusters.map(rule => rule.name)])]
+    return [...new Set([this.#clusterId, ...release.manifest.plan.clusters.map(rule => rule.name)])]
   }
 
   /** The next periodic lookup round, after the current backoff delay. */
@@ -285,10 +319,10 @@ export class AppRollout {
         // Never wait so long that the plan's start timeout replaces us meanwhile.
         const settle = Math.min(ELECTION_SETTLE_MS, release.manifest.plan.startTimeoutMs / 2)
         const settledAt = Math.max(record?.at.seen ?? now, announced ?? now) + settle
-        const lookedUp = this.#lookedUpAt.get(this.#init.clusterId) ?? 0
-        const started = await this.#init.store.testStarts.has(`${release.id}/${this.#init.clusterId}/${this.#init.peerId}`)
+        const lookedUp = this.#lookedUpAt.get(this.#clusterId) ?? 0
+        const started = await this.#init.store.testStarts.has(`${release.id}/${this.#clusterId}/${this.#init.peerId}`)
         if ((announced === undefined || lookedUp < settledAt) && !started) {
-          await this.#setState(release, 'waiting', `learning the members of cluster ${this.#init.clusterId} before the election`, role)
+          await this.#setState(release, 'waiting', `learning the members of cluster ${this.#clusterId} before the election`, role)
           clearTimeout(this.#settleTimer)
           this.#settleTimer = setTimeout(() => { void this.#refreshMembers() }, Math.max(0, settledAt - now) + 10)
           return
@@ -302,7 +336,7 @@ export class AppRollout {
   }
 
   async #testAsRepresentative (release: VerifiedRelease, reason: string): Promise<void> {
-    const key = `${release.id}/${this.#init.clusterId}/${this.#init.peerId}`
+    const key = `${release.id}/${this.#clusterId}/${this.#init.peerId}`
     if (!await this.#init.store.testStarts.has(key)) await this.#init.announceTestStart(release)
     await this.#download(release, 'representative', reason)
     await this.#setState(release, 'testing', `testing as a representative (${reason})`, 'representative')
@@ -314,7 +348,7 @@ export class AppRollout {
       env: {
         ...this.#init.config.testEnv,
         MIRAGE_APP: this.#init.app,
-        MIRAGE_CLUSTER: this.#init.clusterId,
+        MIRAGE_CLUSTER: this.#clusterId,
         MIRAGE_INSTALL_DIR: this.#init.config.installDir
       },
       signal: this.#stopping.signal
@@ -410,7 +444,7 @@ export class AppRollout {
     const record: RolloutRecord = {
       app: this.#init.app,
       releaseId: release.id,
-      clusterId: this.#init.clusterId,
+      clusterId: this.#clusterId,
       state,
       role: role ?? existing?.role ?? 'undecided',
       reason,

@@ -33,6 +33,13 @@ export interface AppConfig {
    * configuration lives, say, so the vendor's test exercises this machine.
    */
   testEnv: Record<string, string>
+  /**
+   * Opt in to the vendor's census (issue 4 item 5): the node sends this
+   * app's salted fingerprint (facts as salted hashes, never values) to the
+   * seed of each trusted vendor key, which clusters its machines. Off unless
+   * the owner says so: it tells the vendor that this machine exists.
+   */
+  census?: boolean
 }
 
 export interface NodeConfig {
@@ -70,7 +77,8 @@ const appSchema = z.strictObject({
   }).default({}),
   role: z.enum(['auto', 'representative', 'follower']).default('auto'),
   uploadBytesPerSecond: z.int().min(0).default(0),
-  testEnv: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name'), z.string().max(4096)).default({})
+  testEnv: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name'), z.string().max(4096)).default({}),
+  census: z.boolean().optional()
 })
 
 const configSchema = z.strictObject({

@@ -1,9 +1,11 @@
+import { once } from 'node:events'
 import { rm, stat } from 'node:fs/promises'
 import { createServer, request } from 'node:http'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
+import { APP_NAME_PATTERN } from '../trust/index.ts'
 import { ControlError } from './errors.ts'
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 
 const log = logger('mirage:node:control')
 
@@ -26,6 +28,14 @@ export interface ControlHandlers {
   status(): Promise<unknown>
   /** Seeds only: takes a further release directory without a restart. */
   addRelease?(dir: string): Promise<unknown>
+  /**
+   * Seeds only: the census of an app (`GET /census?app=APP`), served as a
+   * JSON array streamed one entry per line, so a large census never sits in
+   * memory as one string.
+   */
+  census?(app: string): AsyncIterable<unknown>
+  /** Seeds a signed cluster map file (a seed only). */
+  addClusterMap?(file: string): Promise<unknown>
 }
 
 export async function startControlServer (dataDir: string, handlers: ControlHandlers): Promise<{ close(): Promise<void> }> {
@@ -48,18 +58,29 @@ export async function startControlServer (dataDir: string, handlers: ControlHand
     req.on('end', () => {
       void (async () => {
         try {
+          const url = new URL(req.url ?? '/', 'http://control.invalid')
           if (req.method === 'GET' && req.url === '/status') {
             reply(200, await handlers.status())
           } else if (req.method === 'POST' && req.url === '/releases' && handlers.addRelease !== undefined) {
             const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { dir?: unknown }
             if (typeof body.dir !== 'string') return reply(400, { error: 'body must be {"dir": "<release dir>"}' })
             reply(200, await handlers.addRelease(body.dir))
+          } else if (req.method === 'POST' && req.url === '/cluster-maps' && handlers.addClusterMap !== undefined) {
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { file?: unknown }
+            if (typeof body.file !== 'string') return reply(400, { error: 'body must be {"file": "<signed cluster map>"}' })
+            reply(200, await handlers.addClusterMap(body.file))
+          } else if (req.method === 'GET' && url.pathname === '/census' && handlers.census !== undefined) {
+            const app = url.searchParams.get('app')
+            if (app === null || !APP_NAME_PATTERN.test(app)) return reply(400, { error: 'expected /census?app=<app name>' })
+            await streamJsonArray(res, handlers.census(app))
           } else {
             reply(404, { error: `no such control endpoint: ${req.method ?? ''} ${req.url ?? ''}` })
           }
         } catch (err) {
           log('control request failed: %e', err)
-          reply(500, { error: (err as Error).message, name: (err as Error).name })
+          // A streamed answer that fails midway can only be cut (the client sees a truncated body).
+          if (res.headersSent) res.destroy(err as Error)
+          else reply(500, { error: (err as Error).message, name: (err as Error).name })
         }
       })()
     })
@@ -75,6 +96,67 @@ export async function startControlServer (dataDir: string, handlers: ControlHand
       await rm(path, { force: true })
     }
   }
+}
+
+/**
+ * Writes `items` as a JSON array, one item per line (`[`, `{…},`, …, `]`),
+ * waiting for the client to drain. The first item is read before the
+ * headers go out, so a failure to start is still a proper 500.
+ */
+async function streamJsonArray (res: ServerResponse, items: AsyncIterable<unknown>): Promise<void> {
+  const iterator = items[Symbol.asyncIterator]()
+  let next = await iterator.next()
+  res.writeHead(200, { 'content-type': 'application/json' })
+  try {
+    res.write('[\n')
+    let first = true
+    // Bounded by the source (a store scan); a client that goes away ends it.
+    while (next.done !== true) {
+      if (res.destroyed) return
+      if (!res.write(`${first ? '' : ',\n'}${JSON.stringify(next.value)}`)) {
+        await Promise.race([once(res, 'drain'), once(res, 'close')])
+      }
+      first = false
+      next = await iterator.next()
+    }
+    res.end(`${first ? '' : '\n'}]\n`)
+  } finally {
+    await iterator.return?.()
+  }
+}
+
+/**
+ * Calls a running node's control API for a streamed answer (`GET
+ * /census?app=`): resolves with the response once the node accepted the
+ * request, for the caller to read; ControlError when none answers or it
+ * refuses.
+ */
+export async function openControlStream (dataDir: string, path: string): Promise<IncomingMessage> {
+  const socketPath = controlSocketPath(dataDir)
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method: 'GET', path, timeout: CONTROL_TIMEOUT_MS }, res => {
+      if (res.statusCode === 200) {
+        resolve(res)
+        return
+      }
+      const chunks: Buffer[] = []
+      let size = 0
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.byteLength
+        if (size <= MAX_CONTROL_BODY_BYTES) chunks.push(chunk)
+      })
+      res.on('end', () => {
+        let error: string | undefined
+        try {
+          error = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: string }).error
+        } catch {}
+        reject(new ControlError(`the node on ${dataDir} refused: ${error ?? res.statusCode}`))
+      })
+    })
+    req.on('timeout', () => { req.destroy(new Error('timed out')) })
+    req.on('error', err => { reject(new ControlError(`no Mirage node is running on ${dataDir} (${(err as NodeJS.ErrnoException).code ?? err.message})`, { cause: err })) })
+    req.end()
+  })
 }
 
 /** Calls a running node's control API; throws ControlError when none answers. */

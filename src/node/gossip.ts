@@ -98,12 +98,14 @@ function scoreParamsOf (pubsub: object): Record<string, TopicScoreParams> {
 
 /** The outcomes topic carries two kinds of envelope; the signature domain says which. */
 function itemKind (topic: TopicKind, data: Uint8Array): SyncItemKind | undefined {
-  if (topic === 'releases') return 'release'
   if (topic === 'overrides') return 'override'
+  let domain: unknown
   try {
-    const fields = decodeCanonical(data, MAX_ENVELOPE_BYTES, 'gossip message') as { d?: unknown }
-    if (fields.d === 'test-start') return 'test-start'
-    if (fields.d === 'outcome') return 'outcome'
+    domain = (decodeCanonical(data, MAX_ENVELOPE_BYTES, 'gossip message') as { d?: unknown }).d
   } catch {}
+  // The vendor's releases and cluster maps share the releases topic.
+  if (topic === 'releases') return domain === 'cluster-map' ? 'cluster-map' : 'release'
+  if (domain === 'test-start') return 'test-start'
+  if (domain === 'outcome') return 'outcome'
   return undefined
 }

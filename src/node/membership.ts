@@ -57,6 +57,21 @@ export class Membership {
     await Promise.allSettled(this.#lookups.values())
   }
 
+  /**
+   * This node moved to another cluster of an app (a vendor cluster map):
+   * remembers itself there and announces it at once. The old provider
+   * record expires on its own; members of the old cluster may count this
+   * node a little longer, which only delays them.
+   */
+  async moveTo (app: string, clusterId: string): Promise<void> {
+    const own = this.#init.own.find(o => o.app === app)
+    if (own === undefined || own.clusterId === clusterId) return
+    own.clusterId = clusterId
+    this.#announcedAt.delete(app)
+    await this.#remember({ ...own, peerId: this.#init.libp2p.peerId.toString(), seenAt: Date.now() })
+    if (this.#timer !== undefined) void this.#announceAll()
+  }
+
   /** When this node's announcement for an app first completed. */
   announcedAt (app: string): number | undefined {
     return this.#announcedAt.get(app)

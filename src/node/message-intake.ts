@@ -1,8 +1,10 @@
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
 import { decodeTestOutcome, decodeTestStart } from '../overlay/index.ts'
+import { openClusterMap } from '../cluster/index.ts'
 import { openRelease } from '../release/index.ts'
 import { SIGNATURE_DOMAINS, bytesEqual, openEnvelope } from '../trust/index.ts'
+import type { ClusterMap } from '../cluster/index.ts'
 import type { SyncItemKind, TestOutcome, TestStart } from '../overlay/index.ts'
 import type { VerifiedRelease } from '../release/index.ts'
 import type { Store } from '../store/index.ts'
@@ -26,6 +28,8 @@ export interface IntakeComponents {
   onRelease(release: VerifiedRelease, receivedAt: number): void
   onTestStart(start: TestStart, peerId: string, receivedAt: number): void
   onOutcome(outcome: TestOutcome, peerId: string, receivedAt: number): void
+  /** A newer vendor cluster map of an app (stored before this is called). */
+  onClusterMap?(map: ClusterMap): void
 }
 
 /**
@@ -47,6 +51,7 @@ export class MessageIntake {
         case 'test-start': return await this.#testStart(bytes, expectedApp)
         case 'outcome': return await this.#outcome(bytes, expectedApp)
         case 'override': return 'ignore' // halt/clear arrive with issue 5; never forwarded until validated
+        case 'cluster-map': return await this.#clusterMap(bytes, expectedApp)
       }
     } catch (err) {
       log('rejected %s: %s', kind, (err as Error).message)
@@ -67,6 +72,21 @@ export class MessageIntake {
     await this.#c.store.releases.put(release.id, { releaseId: release.id, app, sequence, envelope: bytes, receivedAt })
     log('release %s %s (%s)', app, release.manifest.version, release.id)
     this.#c.onRelease(release, receivedAt)
+    return 'accept'
+  }
+
+  async #clusterMap (bytes: Uint8Array, expectedApp: string | undefined): Promise<IntakeVerdict> {
+    // Forged, malformed or signed by a key not trusted for its app: thrown, hence rejected.
+    const opened = await openClusterMap(bytes, this.#c.trust)
+    const { app, sequence } = opened.map
+    if (expectedApp !== undefined && app !== expectedApp) throw new Error(`cluster map for ${app} on the topic of ${expectedApp}`)
+    const stored = await this.#c.store.clusterMaps.get(app)
+    if (stored !== undefined && bytesEqual(stored.envelope, bytes)) return 'accept'
+    // An older map is no forgery (an honest peer may still hold it): drop it quietly.
+    if (stored !== undefined && sequence <= stored.sequence) return 'ignore'
+    await this.#c.store.clusterMaps.put(app, { app, sequence, envelope: bytes, receivedAt: Date.now() })
+    log('cluster map %s sequence %d: %d clusters', app, sequence, opened.map.clusters.length)
+    this.#c.onClusterMap?.(opened.map)
     return 'accept'
   }
 

@@ -1,9 +1,11 @@
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { openChunkStore } from '../content/index.ts'
-import { computeClusterId } from '../env/index.ts'
+import { openClusterMap } from '../cluster/index.ts'
+import type { ClusterMap } from '../cluster/index.ts'
 import { downloadArtifact, libp2pChunkDialer } from '../fetch/index.ts'
 import { openInstaller } from '../install/index.ts'
 import { SyncServer, createChunkServer, createOverlayLibp2p, encodeTestOutcome, encodeTestStart } from '../overlay/index.ts'
@@ -12,6 +14,7 @@ import { openStore } from '../store/index.ts'
 import { SIGNATURE_DOMAINS, publicKeyFromText, sealEnvelope, trustedVendorKeys } from '../trust/index.ts'
 import { AppGossip } from './gossip.ts'
 import { AppRollout } from './app-rollout.ts'
+import { effectiveCluster, identifyAppCluster } from './app-cluster.ts'
 import { startControlServer } from './control-server.ts'
 import { HeldChunks } from './held-chunks.ts'
 import { loadOrCreatePeerKey } from './identity.ts'
@@ -59,6 +62,8 @@ export interface MirageNode {
   status(): Promise<NodeStatus>
   /** Seeds only: serves and announces one more release directory. */
   seedRelease(dir: string): Promise<VerifiedRelease>
+  /** Seeds a vendor-signed cluster map file (from `mirage vendor cluster`); only a seed. */
+  seedClusterMap(file: string): Promise<ClusterMap>
   stop(): Promise<void>
 }
 
@@ -91,8 +96,11 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       : trustEveryAppOf(vendorText)
 
     const rollouts = new Map<string, AppRollout>()
-    // Each app's cluster, computed once from its environment at start.
-    const clusterOf = new Map(await Promise.all(Object.entries(config.apps).map(async ([app, c]) => [app, await computeClusterId(app, c.cluster)] as const)))
+    // Each app's environment is fingerprinted once at start; the cluster in
+    // effect also depends on the vendor's cluster map (stored, or arriving).
+    const identities = new Map(await Promise.all(Object.entries(config.apps).map(async ([app, c]) => [app, await identifyAppCluster(app, c.cluster)] as const)))
+    const clusterOf = new Map<string, string>()
+    for (const [app, identity] of identities) clusterOf.set(app, effectiveCluster(identity, await storedClusterMap(store, trust, app)))
     /** The clusters each known release's plan names: whose members' messages may matter. */
     const planClusters = new Map<string, Set<string>>()
     const knowRelease = (release: VerifiedRelease): void => {
@@ -123,7 +131,14 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
         rollouts.get(release.manifest.app)?.addRelease(release, receivedAt).catch((err: unknown) => { log.error('adding release failed: %e', err) })
       },
       onTestStart: (start, from, at) => { rollouts.get(start.app)?.testStarted(start, from, at) },
-      onOutcome: (outcome, from, at) => { rollouts.get(outcome.app)?.outcomeSeen(outcome, from, at) }
+      onOutcome: (outcome, from, at) => { rollouts.get(outcome.app)?.outcomeSeen(outcome, from, at) },
+      onClusterMap: map => {
+        const identity = identities.get(map.app)
+        const rollout = rollouts.get(map.app)
+        if (identity === undefined || rollout === undefined) return
+        const cluster = effectiveCluster(identity, map)
+        if (cluster !== rollout.clusterId) void rollout.moveToCluster(cluster).catch((err: unknown) => { log.error('moving %s to cluster %s failed: %e', map.app, cluster, err) })
+      }
     })
     const appGossip = new AppGossip(libp2p, intake)
 
@@ -191,13 +206,14 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
         lookupMembers: async cluster => membership.lookup(app, cluster),
         announcedAt: () => membership.announcedAt(app),
         knownMembers: cluster => membership.known(app, cluster),
+        // A release is announced in the cluster it is rolled out in (the machine moves between releases only).
         announceTestStart: async release => announce(release, SIGNATURE_DOMAINS.testStart,
-          encodeTestStart({ v: 1, app, releaseId: release.id, clusterId, at: Date.now() })),
+          encodeTestStart({ v: 1, app, releaseId: release.id, clusterId: rollouts.get(app)?.clusterId ?? clusterId, at: Date.now() })),
         announceOutcome: async (release, result) => announce(release, SIGNATURE_DOMAINS.outcome, encodeTestOutcome({
           v: 1,
           app,
           releaseId: release.id,
-          clusterId,
+          clusterId: rollouts.get(app)?.clusterId ?? clusterId,
           pass: result.pass,
           exitCode: result.exitCode,
           durationMs: Math.round(result.durationMs),
@@ -205,6 +221,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
           at: Date.now()
         })),
         download,
+        onClusterMoved: async cluster => membership.moveTo(app, cluster),
         announceHolding: async release => {
           await libp2p.contentRouting.provide(release.manifest.artifact.root).catch((err: unknown) => { log('providing failed: %e', err) })
         }
@@ -212,7 +229,10 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
     }
 
     const syncSource = async function * (app: string): AsyncGenerator<SyncItem> {
-      // Releases first: a receiver can only take outcomes of releases it knows.
+      // The cluster map first: it decides the receiver's cluster for the releases that follow.
+      const map = await store.clusterMaps.get(app)
+      if (map !== undefined) yield { kind: 'cluster-map', bytes: map.envelope }
+      // Releases next: a receiver can only take outcomes of releases it knows.
       const releaseIds: string[] = []
       for await (const [, record] of store.releases.entries()) {
         if (record.app !== app) continue
@@ -263,18 +283,40 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       log('seeding %s %s (%s)', app, release.manifest.version, release.id)
       return release
     }
+    const seedClusterMap = async (file: string): Promise<ClusterMap> => {
+      if (init.seed === undefined) throw new Error('only a seed takes cluster maps')
+      const bytes = await readFile(file)
+      // Checked against the vendor key before anything is stored or sent.
+      const { map } = await openClusterMap(bytes, init.seed.vendorKey.publicKey)
+      seededApps.add(map.app)
+      appGossip.join(map.app)
+      const verdict = await intake.take('cluster-map', bytes, map.app)
+      if (verdict === 'ignore') throw new Error(`cluster map ${map.app} sequence ${map.sequence} is not newer than the one this seed has`)
+      await appGossip.publish(map.app, 'releases', bytes)
+      log('seeding cluster map %s sequence %d', map.app, map.sequence)
+      return map
+    }
     // A seed serves whatever it seeded before a restart.
     if (init.seed !== undefined) {
       for await (const [, record] of store.releases.entries()) {
         seededApps.add(record.app)
         appGossip.join(record.app)
       }
+      for await (const [app] of store.clusterMaps.entries()) {
+        seededApps.add(app)
+        appGossip.join(app)
+      }
     }
 
     const status = async (): Promise<NodeStatus> => buildNodeStatus({ libp2p, config, rollouts, store, chunkServer, seed: init.seed !== undefined })
     const control = await startControlServer(config.dataDir, {
       status,
-      ...(init.seed === undefined ? {} : { addRelease: async (dir: string) => { const r = await seedRelease(dir); return { id: r.id, app: r.manifest.app, version: r.manifest.version } } })
+      ...(init.seed === undefined
+        ? {}
+        : {
+            addRelease: async (dir: string) => { const r = await seedRelease(dir); return { id: r.id, app: r.manifest.app, version: r.manifest.version } },
+            addClusterMap: async (file: string) => { const m = await seedClusterMap(file); return { app: m.app, sequence: m.sequence, clusters: m.clusters.length } }
+          })
     })
     stack.push(async () => { await control.close() })
 
@@ -285,6 +327,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       multiaddrs: () => libp2p.getMultiaddrs().map(ma => ma.toString()),
       status,
       seedRelease,
+      seedClusterMap,
       async stop () {
         if (stopped) return
         stopped = true
@@ -362,5 +405,17 @@ function dialBootstrap (libp2p: OverlayLibp2p, bootstrap: string[]): void {
       }
       log.error('could not reach bootstrap peer %p', peer)
     })()
+  }
+}
+
+/** The app's stored cluster map, re-verified (a map whose signer is no longer trusted is not used). */
+async function storedClusterMap (store: Store, trust: TrustedVendorKeys, app: string): Promise<ClusterMap | undefined> {
+  const record = await store.clusterMaps.get(app)
+  if (record === undefined) return undefined
+  try {
+    return (await openClusterMap(record.envelope, trust)).map
+  } catch (err) {
+    log('ignoring the stored cluster map of %s: %e', app, err)
+    return undefined
   }
 }

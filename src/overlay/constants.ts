@@ -54,3 +54,10 @@ export const GOSSIP_COLOCATION_WHITELIST = ['127.0.0.1', '::1']
  * 16,384-chunk manifest) plus gossipsub framing.
  */
 export const MAX_GOSSIP_MESSAGE_BYTES = 3 * 1024 * 1024
+
+/**
+ * The census: a machine that opted in sends its salted fingerprint to the
+ * vendor's seed, which the vendor clusters (issue 4 item 5; see
+ * docs/PROTOCOL.md).
+ */
+export const CENSUS_PROTOCOL = '/mirage/census/1.0.0'

@@ -2,9 +2,9 @@
  * The overlay: the libp2p node every machine runs (TCP, Noise, Yamux,
  * identify, ping, Kademlia on a Mirage protocol, gossipsub), the gossip
  * topics, the DHT keys of cluster membership, and the wire protocols (sync,
- * chunks). docs/PROTOCOL.md is the specification of everything here.
+ * chunks, census). docs/PROTOCOL.md is the specification of everything here.
  */
-export { DHT_PROTOCOL, SYNC_PROTOCOL, CHUNKS_PROTOCOL } from './constants.ts'
+export { DHT_PROTOCOL, SYNC_PROTOCOL, CHUNKS_PROTOCOL, CENSUS_PROTOCOL } from './constants.ts'
 export { createOverlayLibp2p } from './create-libp2p.ts'
 export type { OverlayLibp2p, OverlayLibp2pInit, OverlayServices } from './create-libp2p.ts'
 export { TOPIC_KINDS, topicName, parseTopicName } from './topics.ts'
@@ -23,3 +23,10 @@ export type { SyncItem, SyncItemKind, SyncSource, SyncFrame } from './sync-proto
 export { createChunkServer } from './chunk-server.ts'
 export type { ChunkSource, ChunkServer, ChunkServerInit, ChunkServerStats } from './chunk-server.ts'
 export { ChunkProtocolError } from './chunk-protocol.ts'
+export {
+  CENSUS_REFUSALS, CENSUS_TIMEOUT_MS, MAX_CENSUS_ANSWER_BYTES, MAX_CENSUS_FRAME_BYTES, MAX_CENSUS_PAYLOAD_BYTES, CensusProtocolError,
+  decodeCensusAnswer, decodeCensusReport, encodeCensusAnswer, encodeCensusReport, openCensus, refusalOf, sealCensus, sendCensus, serveCensusStream
+} from './census-protocol.ts'
+export type {
+  CensusAnswer, CensusDialer, CensusIntake, CensusProtocolErrorReason, CensusRefusal, CensusReport, CensusStreamOptions, OpenedCensus
+} from './census-protocol.ts'

@@ -26,8 +26,11 @@ export {
   ROLLOUT_STATES,
   rolloutKey,
   rolloutRecordSchema,
-  testStartRecordSchema
+  testStartRecordSchema,
+  clusterMapRecordSchema,
+  censusRecordSchema,
+  censusKey
 } from './record-schemas.ts'
-export type { InstallRecord, InstallState, MembershipRecord, OutcomeRecord, ReleaseRecord, ReportRecord, RolloutRecord, RolloutStateName, TestStartRecord } from './record-schemas.ts'
+export type { CensusRecord, ClusterMapRecord, InstallRecord, InstallState, MembershipRecord, OutcomeRecord, ReleaseRecord, ReportRecord, RolloutRecord, RolloutStateName, TestStartRecord } from './record-schemas.ts'
 export { RecordInvalidError, StoreCorruptError, StoreLockedError, StoreOpenError, StoreSchemaError } from './errors.ts'
 export { CURRENT_SCHEMA_VERSION } from './constants.ts'

@@ -176,3 +176,32 @@ export function outcomeKey (r: Pick<OutcomeRecord, 'releaseId' | 'clusterId' | '
 export function membershipKey (r: Pick<MembershipRecord, 'app' | 'clusterId' | 'peerId'>): string {
   return `${r.app}/${r.clusterId}/${r.peerId}`
 }
+
+/**
+ * The vendor-signed cluster map in use for an app (issue 4): the envelope as
+ * received, and its sequence for rollback checks. Keyed by app.
+ */
+export const clusterMapRecordSchema = z.strictObject({
+  app: keyPart,
+  sequence: nonNegativeInt,
+  envelope,
+  receivedAt: nonNegativeInt
+})
+export type ClusterMapRecord = z.infer<typeof clusterMapRecordSchema>
+
+/**
+ * A machine's census entry as the vendor's seed received it: the
+ * machine-signed fingerprint envelope, latest per machine. Keyed by
+ * `censusKey()` (app/peerId).
+ */
+export const censusRecordSchema = z.strictObject({
+  app: keyPart,
+  peerId: keyPart,
+  envelope,
+  receivedAt: nonNegativeInt
+})
+export type CensusRecord = z.infer<typeof censusRecordSchema>
+
+export function censusKey (record: { app: string, peerId: string }): string {
+  return `${record.app}/${record.peerId}`
+}

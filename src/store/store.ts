@@ -17,9 +17,9 @@ import type { RecordCollection, SublevelHandle } from './record-collection.ts'
 import type { RecordCodec } from './record-codec.ts'
 import {
   installRecordSchema, membershipKey, membershipRecordSchema, outcomeKey, outcomeRecordSchema, releaseRecordSchema, reportRecordSchema,
-  rolloutKey, rolloutRecordSchema, testStartRecordSchema
+  rolloutKey, rolloutRecordSchema, testStartRecordSchema, clusterMapRecordSchema, censusRecordSchema, censusKey
 } from './record-schemas.ts'
-import type { InstallRecord, MembershipRecord, OutcomeRecord, ReleaseRecord, ReportRecord, RolloutRecord, TestStartRecord } from './record-schemas.ts'
+import type { CensusRecord, ClusterMapRecord, InstallRecord, MembershipRecord, OutcomeRecord, ReleaseRecord, ReportRecord, RolloutRecord, TestStartRecord } from './record-schemas.ts'
 
 const log = logger('mirage:store')
 
@@ -62,6 +62,10 @@ export interface Store {
   readonly testStarts: RecordCollection<TestStartRecord>
   /** Per-release progress of this machine, keyed by `rolloutKey()`. */
   readonly rollouts: RecordCollection<RolloutRecord>
+  /** The vendor cluster map in use per app, keyed by app. */
+  readonly clusterMaps: RecordCollection<ClusterMapRecord>
+  /** Census entries a vendor seed received, keyed by `censusKey()`. */
+  readonly census: RecordCollection<CensusRecord>
   /** Closes the database, releasing its lock; safe to call more than once. */
   close(): Promise<void>
 }
@@ -74,7 +78,9 @@ const CODECS = {
   installs: { sublevel: 'installs', schema: installRecordSchema, keyOf: (r) => r.app },
   reports: { sublevel: 'reports', schema: reportRecordSchema, keyOf: (r) => r.reportId },
   testStarts: { sublevel: 'test-starts', schema: testStartRecordSchema, keyOf: outcomeKey },
-  rollouts: { sublevel: 'rollouts', schema: rolloutRecordSchema, keyOf: rolloutKey }
+  rollouts: { sublevel: 'rollouts', schema: rolloutRecordSchema, keyOf: rolloutKey },
+  clusterMaps: { sublevel: 'cluster-maps', schema: clusterMapRecordSchema, keyOf: (r) => r.app },
+  census: { sublevel: 'census', schema: censusRecordSchema, keyOf: censusKey }
 } satisfies {
   releases: RecordCodec<ReleaseRecord>
   outcomes: RecordCodec<OutcomeRecord>
@@ -83,6 +89,8 @@ const CODECS = {
   reports: RecordCodec<ReportRecord>
   testStarts: RecordCodec<TestStartRecord>
   rollouts: RecordCodec<RolloutRecord>
+  clusterMaps: RecordCodec<ClusterMapRecord>
+  census: RecordCodec<CensusRecord>
 }
 
 /**
@@ -132,6 +140,8 @@ class LevelStore implements Store {
   readonly reports: RecordCollection<ReportRecord>
   readonly testStarts: RecordCollection<TestStartRecord>
   readonly rollouts: RecordCollection<RolloutRecord>
+  readonly clusterMaps: RecordCollection<ClusterMapRecord>
+  readonly census: RecordCollection<CensusRecord>
   readonly #db: RootDatabase
   #closing: Promise<void> | undefined
 
@@ -152,6 +162,8 @@ class LevelStore implements Store {
     this.reports = collection(CODECS.reports)
     this.testStarts = collection(CODECS.testStarts)
     this.rollouts = collection(CODECS.rollouts)
+    this.clusterMaps = collection(CODECS.clusterMaps)
+    this.census = collection(CODECS.census)
   }
 
   async close (): Promise<void> {

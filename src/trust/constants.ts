@@ -10,7 +10,9 @@ export const SIGNATURE_DOMAINS = {
   override: 'override',
   clusterMap: 'cluster-map',
   testStart: 'test-start',
-  report: 'report'
+  report: 'report',
+  /** A machine's salted fingerprint sent to the vendor (census, issue 4). */
+  census: 'census'
 } as const
 
 export type SignatureDomain = typeof SIGNATURE_DOMAINS[keyof typeof SIGNATURE_DOMAINS]

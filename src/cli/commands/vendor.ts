@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import { MAX_CHUNK_SIZE_BYTES, MIN_CHUNK_SIZE_BYTES } from '../../content/index.ts'
 import { callControl, ControlError, loadNodeConfig, startMirageNode } from '../../node/index.ts'
 import { initVendorDir, openVendorDir, vendorPublish } from '../../vendor/index.ts'
+import { UsageError } from '../errors.ts'
 import { EXIT_OK, byteSizeOption, integerOption, optionalString, requiredString } from '../command.ts'
 import { formatBytes } from '../release-view.ts'
 import { announceStarted, untilAborted } from './node.ts'
@@ -81,34 +82,44 @@ const publishCommand: Command = {
 const seedCommand: Command = {
   kind: 'command',
   name: 'seed',
-  summary: 'Seed a release into the swarm: announce it, provide it on the DHT and serve its chunks until stopped.',
-  description: 'Runs a node whose identity is the vendor key. If a seed already runs on the config\'s data dir,\nthe release is handed to it (no restart) and the command exits at once.',
+  summary: 'Seed a release or a cluster map into the swarm: announce it, provide it on the DHT and serve its chunks until stopped.',
+  description: 'Runs a node whose identity is the vendor key. If a seed already runs on the config\'s data dir,\nthe release (or cluster map) is handed to it (no restart) and the command exits at once.\nA cluster map (from `vendor cluster`) moves the machines it covers to its clusters for the releases that follow it.',
   options: {
     vendor: { type: 'string', valueName: 'DIR', description: 'vendor directory (from `vendor init`)', required: true },
-    release: { type: 'string', valueName: 'DIR', description: 'release directory (from `vendor publish`)', required: true },
+    release: { type: 'string', valueName: 'DIR', description: 'release directory (from `vendor publish`)' },
+    'cluster-map': { type: 'string', valueName: 'FILE', description: 'signed cluster map (from `vendor cluster`)' },
     config: { type: 'string', valueName: 'FILE', description: 'node config of the seed (data dir, listen, bootstrap, upload limit)', required: true },
     json: { type: 'boolean', description: 'print JSON lines instead of text' }
   },
   async run (args, io) {
+    const release = typeof args.values.release === 'string' ? resolve(args.values.release) : undefined
+    const clusterMap = typeof args.values['cluster-map'] === 'string' ? resolve(args.values['cluster-map']) : undefined
+    if (release === undefined && clusterMap === undefined) throw new UsageError('give --release DIR, --cluster-map FILE, or both', 'vendor seed')
     const config = await loadNodeConfig(resolve(requiredString(args, 'config')))
-    const releaseDir = resolve(requiredString(args, 'release'))
     const json = args.values.json === true
-    const running = await callControl(config.dataDir, 'POST', '/releases', { dir: releaseDir }).catch((err: unknown) => {
+    const say = (text: string, value: unknown): void => { io.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`) }
+    // The map first: it decides the clusters of the release that follows.
+    const handOver = async (path: string, body: unknown): Promise<unknown> => callControl(config.dataDir, 'POST', path, body).catch((err: unknown) => {
       if (err instanceof ControlError && err.message.startsWith('no Mirage node')) return undefined
       throw err
     })
-    if (running !== undefined) {
-      io.stdout.write(json ? `${JSON.stringify(running)}\n` : `handed the release to the running seed: ${JSON.stringify(running)}\n`)
-      return EXIT_OK
+    const mapHanded = clusterMap === undefined ? undefined : await handOver('/cluster-maps', { file: clusterMap })
+    if (clusterMap === undefined || mapHanded !== undefined) {
+      const releaseHanded = release === undefined ? undefined : await handOver('/releases', { dir: release })
+      if (release === undefined || releaseHanded !== undefined) {
+        if (mapHanded !== undefined) say(`handed the cluster map to the running seed: ${JSON.stringify(mapHanded)}`, mapHanded)
+        if (releaseHanded !== undefined) say(`handed the release to the running seed: ${JSON.stringify(releaseHanded)}`, releaseHanded)
+        return EXIT_OK
+      }
     }
     const vendor = await openVendorDir(resolve(requiredString(args, 'vendor')))
     const node = await startMirageNode({ config, seed: { vendorKey: vendor.key } })
     try {
-      const release = await node.seedRelease(releaseDir)
+      const map = clusterMap === undefined ? undefined : await node.seedClusterMap(clusterMap)
+      const seeded = release === undefined ? undefined : await node.seedRelease(release)
       announceStarted(io, json, node.peerId.toString(), node.multiaddrs())
-      io.stdout.write(json
-        ? `${JSON.stringify({ seeding: release.id, app: release.manifest.app, version: release.manifest.version })}\n`
-        : `seeding ${release.manifest.app} ${release.manifest.version} (${release.id})\n`)
+      if (map !== undefined) say(`seeding cluster map ${map.app} sequence ${map.sequence} (${map.clusters.length} clusters)`, { seedingClusterMap: map.sequence, app: map.app, clusters: map.clusters.length })
+      if (seeded !== undefined) say(`seeding ${seeded.manifest.app} ${seeded.manifest.version} (${seeded.id})`, { seeding: seeded.id, app: seeded.manifest.app, version: seeded.manifest.version })
       await untilAborted(io.signal)
     } finally {
       await node.stop()

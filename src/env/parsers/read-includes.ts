@@ -49,8 +49,10 @@ async function namedFiles (path: string, fromPath: string): Promise<string[]> {
   const entries = await readdir(path, { recursive: true, withFileTypes: true })
   const found: string[] = []
   for (const entry of entries) {
-    if (!entry.isFile()) continue
-    found.push(join(entry.parentPath, entry.name))
+    const file = join(entry.parentPath, entry.name)
+    // Debian enables sites and modules by symlinking them into *-enabled/: follow links to files.
+    if (!entry.isFile() && !(entry.isSymbolicLink() && (await stat(file).catch(ignoreMissing))?.isFile() === true)) continue
+    found.push(file)
     if (found.length > MAX_INCLUDED_FILES) throw tooMany(fromPath, path)
   }
   return found

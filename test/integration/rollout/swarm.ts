@@ -8,12 +8,16 @@ import { initVendorDir } from '../../../src/vendor/index.ts'
 import type { MirageNode, NodeConfig, NodeStatus, ReleaseStatus } from '../../../src/node/index.ts'
 import type { VerifiedRelease } from '../../../src/release/index.ts'
 import type { VendorDir } from '../../../src/vendor/index.ts'
+import type { ClusterSpec } from '../../../src/env/index.ts'
 
 export const APP = 'webshop'
 
 export interface MachineSpec {
   name: string
+  /** The cluster by explicit name; ignored when `environment` is given. */
   cluster: string
+  /** The cluster from the machine's environment instead (a spec and a root dir). */
+  environment?: ClusterSpec
   role?: 'auto' | 'representative' | 'follower'
   testEnv?: Record<string, string>
 }
@@ -104,7 +108,7 @@ export class Swarm {
         [APP]: {
           vendorKeys: [this.vendor.publicKeyText],
           installDir: join(dir, 'install'),
-          cluster: { name: spec.cluster },
+          cluster: spec.environment ?? { name: spec.cluster },
           role: spec.role ?? 'auto',
           uploadBytesPerSecond: 0,
           testEnv: spec.testEnv ?? {}

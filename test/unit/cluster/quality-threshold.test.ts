@@ -3,7 +3,8 @@ import { describe, it, expect } from 'vitest'
 import { buildDistanceTable, clusterCensus, collapseCensus, qualityThreshold } from '../../../src/cluster/index.ts'
 import type { Census, MachineFingerprint, QualityThresholdCluster, ResourceWeights } from '../../../src/cluster/index.ts'
 import {
-  RESOURCES, arbPopulation, arbWeights, digestOf, fact, machinesWith, naiveDistance, referenceQualityThreshold, tableOf, thrown
+  RESOURCES, arbCrowdedPopulation, arbPopulation, arbWeights, digestOf, fact, machinesWith, naiveDistance, referenceQt,
+  referenceQualityThreshold, tableOf, thrown
 } from './cluster-fixtures.ts'
 
 const arbDiameter = fc.constantFrom(0, 0.5, 1, 1.5, 2, 3, 4, 6)
@@ -88,6 +89,30 @@ describe('quality-threshold clustering', () => {
       const exact = buildDistanceTable(census.fingerprints, { weights })
       expect(qualityThreshold(exact, census.fingerprints.map(f => f.machines), diameter)).toEqual(cluster(census, weights, diameter))
     }), { numRuns: 300 })
+  })
+
+  it('gives exactly what the plain algorithm gives on crowded populations (generated)', () => {
+    fc.assert(fc.property(arbCrowdedPopulation, arbWeights, arbDiameter, (machines, weights, diameter) => {
+      const census = collapseCensus(machines)
+      const got = cluster(census, weights, diameter).map(c => ({
+        digests: c.members.map(i => census.fingerprints[i]!.digest).sort(),
+        machines: c.machines,
+        diameter: c.diameter
+      }))
+      expect(got).toEqual(referenceQualityThreshold(census.fingerprints, diameter, weights))
+    }), { numRuns: 40 })
+  })
+
+  it('gives exactly what the plain algorithm gives on dense grids, where builds pause and resume (generated)', () => {
+    // Points on a 13×13 grid, Manhattan distance: neighbourhoods (radius D)
+    // are much wider than clusters (diameter D), so bounds are loose and many
+    // builds pause, and some resume rounds later.
+    const arbGrid = fc.array(fc.record({ x: fc.nat(12), y: fc.nat(12), machines: fc.integer({ min: 1, max: 20 }) }), { minLength: 30, maxLength: 70 })
+    fc.assert(fc.property(arbGrid, fc.constantFrom(3, 4, 6, 8), (points, diameter) => {
+      const d = points.map(a => points.map(b => Math.abs(a.x - b.x) + Math.abs(a.y - b.y)))
+      const machines = points.map(p => p.machines)
+      expect(qualityThreshold(tableOf(d), machines, diameter)).toEqual(referenceQt(d, machines, diameter))
+    }), { numRuns: 40 })
   })
 
   it('compares candidates by machines, not by distinct fingerprints', () => {

@@ -88,7 +88,8 @@ const arbCase: fc.Arbitrary<Case> = arbPlan.chain(plan => {
   })
 })
 
-const PARAMS = { numRuns: 400 }
+// PROP_RUNS=N runs every property N times (a deeper search than the test run needs).
+const PARAMS = process.env.PROP_RUNS === undefined ? { numRuns: 400 } : { numRuns: Number(process.env.PROP_RUNS) }
 
 function run (c: Case, events = c.events): { state: RolloutState, view: RolloutView } {
   const state = stateOf({ plan: c.plan, self: c.self, seenAt: c.seenAt, events })
