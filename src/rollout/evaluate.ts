@@ -103,11 +103,15 @@ export function evaluate (state: RolloutState, now: number): RolloutView {
   }
 
   const view: RolloutView = { clusters, self: decideSelf(state, clusters, verdicts, now) }
-  // An opening still ahead only matters to an elected representative told to
-  // wait for it: at the opening it is told to test (rule 10).
+  // An opening still ahead only matters to an elected representative: at
+  // the opening it is told to test (rule 10), whatever it was told before
+  // (before the opening it is no representative yet, so it may even have
+  // been told to install behind a cluster that passed without it).
   const own = clusters.find(c => c.clusterId === state.self.clusterId)
-  if (view.self.action === 'wait' && own?.openedAt !== undefined && own.openedAt > now && own.representatives.includes(state.self.peerId)) {
-    deadlines.push(own.openedAt)
+  if (own?.openedAt !== undefined && own.openedAt > now && own.representatives.includes(state.self.peerId)) {
+    // Only a real change is a deadline (a failed cluster stays failed).
+    const atOpening = evaluate(state, own.openedAt).self
+    if (atOpening.action !== view.self.action || atOpening.reason !== view.self.reason) deadlines.push(own.openedAt)
   }
   const next = deadlines.reduce((earliest, at) => at > now && at < earliest ? at : earliest, Infinity)
   if (Number.isFinite(next)) view.nextDeadlineAt = next

@@ -34,6 +34,21 @@ describe('nextDeadlineAt (rule 11)', () => {
     expect(next([seen('base', 'b'), ...tested('base', 'b', 0, true, 500)], 600, staged)).toBe(500 + T)
   })
 
+  it('is the opening for a representative told something else before it (found by the property test)', () => {
+    // The machine saw the release at 1; at 0 it is no representative yet and
+    // installs behind p0's pass; at the opening it is elected and must test.
+    const wide = plan({ style: 'front-loading', clusters: [{ name: 'c', k: 3, q: 1 }] })
+    const self = { peerId: 'me', clusterId: 'c', role: 'auto' as const }
+    const events = [seen('c', p0), ...tested('c', p0, 0, true, 0)]
+    const before = viewOf({ plan: wide, self, seenAt: 1, events }, 0)
+    expect(before.self.action).toBe('install')
+    expect(before.nextDeadlineAt).toBe(1)
+    expect(viewOf({ plan: wide, self, seenAt: 1, events }, 1).self.action).toBe('test')
+    // A failed cluster stays failed at the opening: no deadline.
+    const failed = [seen('c', p0), ...tested('c', p0, 0, false, 0)]
+    expect(viewOf({ plan: wide, self, seenAt: 1, events: failed }, 0).nextDeadlineAt).toBeUndefined()
+  })
+
   it('is undefined when nothing can change without a new event', () => {
     const staged = plan({ clusters: [{ name: 'base', k: 1, q: 1 }, { name: 'c', after: ['base'], k: 1, q: 1 }] })
     expect(next([], 10, staged)).toBeUndefined()
