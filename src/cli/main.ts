@@ -26,7 +26,8 @@ const OPERATIONAL_ERRORS = new Set([
   'StoreLockedError', 'StoreCorruptError', 'StoreSchemaError', 'StoreOpenError', 'RecordInvalidError', 'AbortError',
   'ConfigError', 'ControlError', 'DownloadError', 'InstallError', 'TestRunInvalidError',
   'StraceMissingError', 'PtraceDeniedError', 'TraceStartError', 'SpecFileExistsError',
-  'EnvSpecError', 'FingerprintError', 'ConfigParseError'
+  'EnvSpecError', 'FingerprintError', 'ConfigParseError',
+  'CensusProtocolError', 'CensusFileError', 'VendorClusterError', 'CensusError', 'ClusterOptionsError', 'ClusterMapInvalidError', 'ClusterMapRefusedError'
 ])
 
 /** Runs the `mirage` command line; returns the exit code (0 ok, 1 failure, 2 usage). */

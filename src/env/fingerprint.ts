@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { base32 } from 'multiformats/bases/base32'
 import { z } from 'zod'
 import { FingerprintError } from './errors.ts'
+import { RESOURCE_NAME } from './spec.ts'
 import { readResourceItems } from './resource-items.ts'
 import { RESOURCE_KINDS } from './types.ts'
 import { VALUE_HASH_HEX_CHARS, defaultSalt, hashValue } from './value-hash.ts'
@@ -99,7 +100,7 @@ export function clusterIdOf (fingerprint: Fingerprint): string {
 }
 
 const factSchema = z.strictObject({
-  resource: z.string().min(1).max(200),
+  resource: z.string().regex(RESOURCE_NAME, 'must be a resource name'),
   item: z.string().max(4096),
   value: z.string().regex(new RegExp(`^[0-9a-f]{${VALUE_HASH_HEX_CHARS}}$`), 'must be a value hash')
 })
@@ -107,13 +108,18 @@ const factSchema = z.strictObject({
 const fingerprintSchema = z.strictObject({
   format: z.literal(1),
   app: z.string().min(1).max(64),
-  resources: z.record(z.string().min(1).max(200), z.strictObject({ kind: z.enum(RESOURCE_KINDS), relevant: z.boolean(), weight: z.number().min(0).max(1_000) })),
+  resources: z.record(z.string().regex(RESOURCE_NAME, 'must be a resource name'), z.strictObject({ kind: z.enum(RESOURCE_KINDS), relevant: z.boolean(), weight: z.number().min(0).max(1_000) })),
   facts: z.array(factSchema).max(MAX_FINGERPRINT_FACTS),
   notes: z.array(z.string().max(4096)).max(10_000)
 })
 
 /** Checks a fingerprint read from a file or received: schema, sorted unique facts, known resources. */
 export function checkFingerprint (value: unknown, source: string): Fingerprint {
+  // JSON.parse keeps "__proto__" as an own key, which the schema's copy would swallow unchecked.
+  const rawResources = typeof value === 'object' && value !== null ? (value as { resources?: unknown }).resources : undefined
+  if (typeof rawResources === 'object' && rawResources !== null && Object.hasOwn(rawResources, '__proto__')) {
+    throw new FingerprintError(`${source}: resources: "__proto__" is not a resource name`)
+  }
   const parsed = fingerprintSchema.safeParse(value)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]

@@ -11,7 +11,7 @@ export const MAX_SPEC_BYTES = 1024 * 1024
 export const MAX_SPEC_RESOURCES = 1_000
 
 /** Names of resources: readable, unique, safe in fingerprints and diffs. */
-const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/
+export const RESOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$/
 
 const FILE_KINDS = new Set<ResourceKind>(['binary', 'ini', 'mycnf', 'apache', 'json', 'yaml', 'text'])
 

@@ -29,8 +29,8 @@ const log = logger('mirage:node:rollout')
  * peer-store work (profiled in bench/overlay.bench.ts) and the release
  * reached them slower than over plain HTTP.
  */
-export const MEMBER_REFRESH_INTERVAL_MS = 10_000
-export const MAX_MEMBER_REFRESH_INTERVAL_MS = 120_000
+export const MEMBER_REFRESH_INTERVAL_MS = 30_000
+export const MAX_MEMBER_REFRESH_INTERVAL_MS = 600_000
 
 /**
  * Representatives are elected from the members a node knows. Machines that
@@ -234,10 +234,16 @@ export class AppRollout {
     return [...new Set([this.#clusterId, ...release.manifest.plan.clusters.map(rule => rule.name)])]
   }
 
-  /** The next periodic lookup round, after the current backoff delay. */
+  /**
+   * The next periodic lookup round, after the current backoff delay. A
+   * follower by preference has none: it is never elected, and the members
+   * whose messages matter to it are looked up when their messages arrive
+   * (MessageIntake), which costs no query when this node holds their
+   * announcements.
+   */
   #scheduleRefresh (): void {
     clearTimeout(this.#refreshTimer)
-    if (this.#stopping.signal.aborted) return
+    if (this.#stopping.signal.aborted || this.#init.config.role === 'follower') return
     this.#refreshTimer = setTimeout(() => {
       void this.#refreshMembers().then(found => {
         this.#refreshDelayMs = found > 0 ? MEMBER_REFRESH_INTERVAL_MS : Math.min(MAX_MEMBER_REFRESH_INTERVAL_MS, this.#refreshDelayMs * 2)

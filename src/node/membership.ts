@@ -10,6 +10,9 @@ const log = logger('mirage:node:membership')
 export const MEMBER_LOOKUP_TIMEOUT_MS = 10_000
 /** Lookups forced by unknown signers run at most this often per cluster. */
 export const MIN_FORCED_LOOKUP_INTERVAL_MS = 2_000
+/** Outcomes and test starts come mostly from representatives: their keys are searched first. */
+const MEMBER_ROLES_BY_LIKELIHOOD = ['representative', 'auto', 'follower'] as const
+
 /** A lookup stops after this many providers per role key: bounds what a flood of fake announcements can cost. */
 export const MAX_PROVIDERS_PER_LOOKUP = 1_000
 
@@ -108,8 +111,38 @@ export class Membership {
     const cluster = `${app}/${clusterId}`
     if (Date.now() - (this.#forcedAt.get(cluster) ?? 0) < MIN_FORCED_LOOKUP_INTERVAL_MS) return false
     this.#forcedAt.set(cluster, Date.now())
-    await this.lookup(app, clusterId)
-    return this.#init.store.memberships.has(key)
+    const running = this.#lookups.get(cluster)
+    if (running !== undefined) {
+      await running
+      return this.#init.store.memberships.has(key)
+    }
+    return this.#findMember(app, clusterId, peerId)
+  }
+
+  /**
+   * Looks for one peer's announcement, role key by role key, and stops as
+   * soon as it appears: a node usually holds the provider records of its
+   * neighbourhood itself, so the answer often costs no query at all. Every
+   * member met on the way is remembered.
+   */
+  async #findMember (app: string, clusterId: string, peerId: string): Promise<boolean> {
+    const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(MEMBER_LOOKUP_TIMEOUT_MS)])
+    for (const role of MEMBER_ROLES_BY_LIKELIHOOD) {
+      const cid = await membershipKeyCid(app, clusterId, role)
+      let count = 0
+      try {
+        for await (const provider of this.#init.libp2p.contentRouting.findProviders(cid, { signal })) {
+          const id = provider.id.toString()
+          await this.#remember({ app, clusterId, role, peerId: id, seenAt: Date.now() })
+          if (id === peerId) return true
+          if (++count >= MAX_PROVIDERS_PER_LOOKUP) break
+        }
+      } catch (err) {
+        if (signal.aborted) return false
+        log('lookup of %s in %s/%s (%s) failed: %e', peerId, app, clusterId, role, err)
+      }
+    }
+    return false
   }
 
   async #lookupNow (app: string, clusterId: string): Promise<number> {

@@ -14,6 +14,8 @@ import { openStore } from '../store/index.ts'
 import { SIGNATURE_DOMAINS, publicKeyFromText, sealEnvelope, trustedVendorKeys } from '../trust/index.ts'
 import { AppGossip } from './gossip.ts'
 import { AppRollout } from './app-rollout.ts'
+import { createCensusCollector } from './census-collector.ts'
+import { censusApps, createCensusReporter } from './census-reporter.ts'
 import { effectiveCluster, identifyAppCluster } from './app-cluster.ts'
 import { startControlServer } from './control-server.ts'
 import { HeldChunks } from './held-chunks.ts'
@@ -260,6 +262,14 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
     stack.push(async () => { await syncServer.stop() })
     await chunkServer.start()
     stack.push(async () => { await chunkServer.stop() })
+    // The vendor's seed collects the census of machines that opted in.
+    const censusCollector = init.seed === undefined
+      ? undefined
+      : createCensusCollector({ registrar: libp2p, store }, { serves: app => seededApps.has(app) || Object.hasOwn(config.apps, app) })
+    if (censusCollector !== undefined) {
+      await censusCollector.start()
+      stack.push(async () => { await censusCollector.stop() })
+    }
     await restoreReleases(store, trust, held, rollouts, knowRelease)
     await membership.start()
     stack.push(async () => { await membership.stop() })
@@ -269,6 +279,11 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
     stack.push(async () => { await peerSync.stop() })
     stack.push(async () => { appGossip.leaveAll() })
     dialBootstrap(libp2p, config.bootstrap)
+    if (init.seed === undefined) {
+      const censusReporter = createCensusReporter({ dialer: libp2p, privateKey }, { apps: censusApps(config) })
+      censusReporter.start()
+      stack.push(async () => { await censusReporter.stop() })
+    }
 
     const seedRelease = async (dir: string): Promise<VerifiedRelease> => {
       if (init.seed === undefined) throw new Error('only a seed takes release directories')
@@ -316,7 +331,8 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
         : {
             addRelease: async (dir: string) => { const r = await seedRelease(dir); return { id: r.id, app: r.manifest.app, version: r.manifest.version } },
             addClusterMap: async (file: string) => { const m = await seedClusterMap(file); return { app: m.app, sequence: m.sequence, clusters: m.clusters.length } }
-          })
+          }),
+      ...(censusCollector === undefined ? {} : { census: (app: string) => censusCollector.census(app) })
     })
     stack.push(async () => { await control.close() })
 

@@ -183,6 +183,13 @@ function checkReport (value: unknown): CensusReport {
     const message = issue?.code === 'unrecognized_keys' ? `unknown field(s) ${issue.keys.map(k => JSON.stringify(k.slice(0, 40))).join(', ')}` : (issue?.message ?? 'invalid')
     throw new CensusProtocolError('invalid', `census payload: ${field === '' ? '' : `${field}: `}${message}`, field)
   }
+  // DAG-CBOR keeps `__proto__` as an own key, but a schema copying the map
+  // assigns it and so drops it (replacing the copy's prototype): refused
+  // here, before anything copies it. No spec allows the name anyway.
+  const resources = (parsed.data.fingerprint as { resources?: unknown } | null)?.resources
+  if (typeof resources === 'object' && resources !== null && Object.hasOwn(resources, '__proto__')) {
+    throw new CensusProtocolError('invalid', 'census payload: fingerprint.resources: "__proto__" is not a resource name', 'fingerprint.resources')
+  }
   let fingerprint: Fingerprint
   try {
     fingerprint = checkFingerprint(parsed.data.fingerprint, 'census fingerprint')
@@ -202,14 +209,10 @@ function checkReport (value: unknown): CensusReport {
  * its own round trip).
  */
 function plainFingerprint (fingerprint: Fingerprint): Fingerprint {
-  const resources: Fingerprint['resources'] = {}
-  for (const [name, info] of Object.entries(fingerprint.resources)) {
-    resources[name] = { kind: info.kind, relevant: info.relevant, weight: info.weight + 0 }
-  }
   return {
     format: 1,
     app: fingerprint.app,
-    resources,
+    resources: Object.fromEntries(Object.entries(fingerprint.resources).map(([name, info]) => [name, { kind: info.kind, relevant: info.relevant, weight: info.weight + 0 }])),
     facts: fingerprint.facts.map(({ resource, item, value }) => ({ resource, item, value })),
     notes: [...fingerprint.notes]
   }

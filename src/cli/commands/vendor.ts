@@ -6,6 +6,7 @@ import { UsageError } from '../errors.ts'
 import { EXIT_OK, byteSizeOption, integerOption, optionalString, requiredString } from '../command.ts'
 import { formatBytes } from '../release-view.ts'
 import { announceStarted, untilAborted } from './node.ts'
+import { censusCommand, clusterCommand } from './vendor-cluster.ts'
 import type { Command, CommandGroup } from '../command.ts'
 
 const initCommand: Command = {
@@ -131,6 +132,6 @@ const seedCommand: Command = {
 export const vendorCommands: CommandGroup = {
   kind: 'group',
   name: 'vendor',
-  summary: 'Vendor commands: keys, publishing and seeding releases.',
-  commands: [initCommand, publishCommand, seedCommand]
+  summary: 'Vendor commands: keys, publishing and seeding releases, the census and its clustering.',
+  commands: [initCommand, publishCommand, seedCommand, censusCommand, clusterCommand]
 }

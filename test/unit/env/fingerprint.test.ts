@@ -180,6 +180,7 @@ describe('fingerprint files', () => {
     expect(() => checkFingerprint({ ...fp, facts: [{ resource: 'ghost', item: '', value: 'a'.repeat(32) }] }, 'f')).toThrow(/not listed/)
     expect(() => checkFingerprint({ ...fp, facts: Array.from({ length: 100_001 }, () => fp.facts[0]) }, 'f')).toThrow(/facts/)
     expect(() => checkFingerprint('not an object', 'f')).toThrow(/f:/)
+    expect(() => checkFingerprint(JSON.parse('{"format":1,"app":"w","resources":{"__proto__":{"kind":"text","relevant":true,"weight":1}},"facts":[],"notes":[]}'), 'f')).toThrow(/resource name/)
   })
 })
 
