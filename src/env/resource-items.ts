@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs'
 import { glob, readFile, stat } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
 import { createHash } from 'node:crypto'
+import { FingerprintError } from './errors.ts'
 import { DPKG_STATUS_PATH, packageMatches, parseDpkgStatus } from './dpkg-status.ts'
 import { fileIncludes, parseApache, parseIni, parseJsonConfig, parseMyCnf, parseYamlConfig, textItems, MAX_CONFIG_TEXT_BYTES } from './parsers/index.ts'
 import type { ResourceSpec } from './spec.ts'
@@ -32,8 +33,8 @@ export interface ReadEnvironmentOptions {
 export const COMMAND_TIMEOUT_MS = 10_000
 /** Output kept from a command: versions and short reports, not data. */
 export const MAX_COMMAND_OUTPUT_BYTES = 1024 * 1024
-/** Files one glob may match: bounds one resource's work. */
-export const MAX_GLOB_FILES = 1_000
+/** Files one glob may match: bounds one resource's work (a system library dir holds a few thousand). */
+export const MAX_GLOB_FILES = 20_000
 /** Read size for content hashes: large reads keep hashing near the disk's speed. */
 const HASH_READ_BYTES = 4 * 1024 * 1024
 
@@ -69,7 +70,7 @@ async function fileResourceItems (resource: ResourceSpec, options: ReadEnvironme
   const paths: string[] = []
   for await (const match of glob(rooted(pattern, options.root))) {
     paths.push(unrooted(match, options.root))
-    if (paths.length > MAX_GLOB_FILES) throw new Error(`resource ${resource.name}: ${pattern} matches more than ${MAX_GLOB_FILES} files`)
+    if (paths.length > MAX_GLOB_FILES) throw new FingerprintError(`resource ${resource.name}: ${pattern} matches more than ${MAX_GLOB_FILES} files; narrow the pattern`)
   }
   if (paths.length === 0) return single(MISSING)
   const items: ConfigItems = new Map()
