@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
-import { multiaddr } from '@multiformats/multiaddr'
 import { openChunkStore } from '../content/index.ts'
 import { openClusterMap } from '../cluster/index.ts'
 import type { ClusterMap } from '../cluster/index.ts'
@@ -14,6 +13,7 @@ import { openStore } from '../store/index.ts'
 import { SIGNATURE_DOMAINS, publicKeyFromText, sealEnvelope, trustedVendorKeys } from '../trust/index.ts'
 import { AppGossip } from './gossip.ts'
 import { AppRollout } from './app-rollout.ts'
+import { BootstrapDialer } from './bootstrap-dialer.ts'
 import { createCensusCollector } from './census-collector.ts'
 import { censusApps, createCensusReporter } from './census-reporter.ts'
 import { effectiveCluster, identifyAppCluster } from './app-cluster.ts'
@@ -45,8 +45,6 @@ const log = logger('mirage:node')
 const PROVIDER_REFRESH_MS = 2_000
 const MAX_PROVIDER_REFRESH_MS = 30_000
 const PROVIDER_LOOKUP_TIMEOUT_MS = 5_000
-/** Bootstrap dials are retried with backoff up to this many times: a busy bootstrap peer is the norm, not the exception. */
-const MAX_BOOTSTRAP_ATTEMPTS = 8
 
 export interface MirageNodeInit {
   config: NodeConfig
@@ -278,7 +276,9 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
     peerSync.start()
     stack.push(async () => { await peerSync.stop() })
     stack.push(async () => { appGossip.leaveAll() })
-    dialBootstrap(libp2p, config.bootstrap)
+    const bootstrap = new BootstrapDialer(libp2p, config.bootstrap)
+    bootstrap.start()
+    stack.push(async () => { await bootstrap.stop() })
     if (init.seed === undefined) {
       const censusReporter = createCensusReporter({ dialer: libp2p, privateKey }, { apps: censusApps(config) })
       censusReporter.start()
@@ -405,25 +405,6 @@ async function findProviders (libp2p: OverlayLibp2p, root: VerifiedRelease['mani
 }
 
 /** Dials every bootstrap peer in the background, retrying with backoff: a loaded peer often times out the first handshake. */
-function dialBootstrap (libp2p: OverlayLibp2p, bootstrap: string[]): void {
-  for (const address of bootstrap) {
-    void (async () => {
-      const ma = multiaddr(address)
-      const peer = peerIdFromString(ma.getComponents().find(c => c.name === 'p2p')?.value ?? '')
-      for (let attempt = 1; attempt <= MAX_BOOTSTRAP_ATTEMPTS && libp2p.status === 'started'; attempt++) {
-        try {
-          await libp2p.dial(ma)
-          return
-        } catch (err) {
-          log('bootstrap dial %s attempt %d failed: %e', address, attempt, err)
-          await new Promise(resolve => setTimeout(resolve, Math.min(10_000, 250 * 2 ** attempt)))
-        }
-      }
-      log.error('could not reach bootstrap peer %p', peer)
-    })()
-  }
-}
-
 /** The app's stored cluster map, re-verified (a map whose signer is no longer trusted is not used). */
 async function storedClusterMap (store: Store, trust: TrustedVendorKeys, app: string): Promise<ClusterMap | undefined> {
   const record = await store.clusterMaps.get(app)
