@@ -16,7 +16,7 @@ import { AppRollout } from './app-rollout.ts'
 import { BootstrapDialer } from './bootstrap-dialer.ts'
 import { createCensusCollector } from './census-collector.ts'
 import { censusApps, createCensusReporter } from './census-reporter.ts'
-import { effectiveCluster, identifyAppCluster } from './app-cluster.ts'
+import { effectiveCluster, identifyAppCluster, identifyAppClusterForRelease } from './app-cluster.ts'
 import { startControlServer } from './control-server.ts'
 import { HeldChunks } from './held-chunks.ts'
 import { loadOrCreatePeerKey } from './identity.ts'
@@ -128,7 +128,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       onRelease: (release, receivedAt) => {
         knowRelease(release)
         void held.add(release.manifest.artifact.root, release.manifest.artifact)
-        rollouts.get(release.manifest.app)?.addRelease(release, receivedAt).catch((err: unknown) => { log.error('adding release failed: %e', err) })
+        admit(release, receivedAt).catch((err: unknown) => { log.error('adding release failed: %e', err) })
       },
       onTestStart: (start, from, at) => { rollouts.get(start.app)?.testStarted(start, from, at) },
       onOutcome: (outcome, from, at) => { rollouts.get(outcome.app)?.outcomeSeen(outcome, from, at) },
@@ -141,6 +141,28 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       }
     })
     const appGossip = new AppGossip(libp2p, intake)
+
+    /** Per app, the sequence of the newest release whose shipped env spec decides the machine's identity. */
+    const specSequence = new Map<string, number>()
+    /**
+     * A release enters its app's rollout; one that ships an env spec first
+     * re-fingerprints the machine with it (its cluster for this release and
+     * the next ones), unless an older release than the one that last did so.
+     */
+    const admit = async (release: VerifiedRelease, receivedAt: number): Promise<void> => {
+      const { app, envSpec, sequence } = release.manifest
+      const rollout = rollouts.get(app)
+      const appConfig = config.apps[app]
+      if (rollout === undefined || appConfig === undefined) return
+      if (envSpec !== undefined && sequence >= (specSequence.get(app) ?? 0)) {
+        specSequence.set(app, sequence)
+        const identity = await identifyAppClusterForRelease(app, appConfig.cluster, envSpec)
+        identities.set(app, identity)
+        const cluster = effectiveCluster(identity, await storedClusterMap(store, trust, app))
+        if (cluster !== rollout.clusterId) await rollout.moveToCluster(cluster)
+      }
+      await rollout.addRelease(release, receivedAt)
+    }
 
     const lastResortByApp = new Map(Object.entries(config.apps).map(([app, c]) => [app, c.vendorKeys.map(text => peerIdFromPublicKey(publicKeyFromText(text)).toString())]))
     const download = async (release: VerifiedRelease, onChunk: (from: string, bytes: number, held: number) => void, signal: AbortSignal): Promise<void> => {
@@ -268,7 +290,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       await censusCollector.start()
       stack.push(async () => { await censusCollector.stop() })
     }
-    await restoreReleases(store, trust, held, rollouts, knowRelease)
+    await restoreReleases(store, trust, held, rollouts, knowRelease, admit)
     await membership.start()
     stack.push(async () => { await membership.stop() })
     for (const rollout of rollouts.values()) rollout.start()
@@ -378,13 +400,16 @@ function trustEveryAppOf (vendorKeyText: string): TrustedVendorKeys {
 }
 
 /** Everything the node persisted before a restart goes back into the engine. */
-async function restoreReleases (store: Store, trust: TrustedVendorKeys, held: HeldChunks, rollouts: Map<string, AppRollout>, know: (release: VerifiedRelease) => void): Promise<void> {
-  for await (const [, record] of store.releases.entries()) {
+async function restoreReleases (store: Store, trust: TrustedVendorKeys, held: HeldChunks, rollouts: Map<string, AppRollout>, know: (release: VerifiedRelease) => void, admit: (release: VerifiedRelease, at: number) => Promise<void>): Promise<void> {
+  // Oldest first: a newer release's shipped env spec is the one that stays in force.
+  const records = []
+  for await (const [, record] of store.releases.entries()) records.push(record)
+  for (const record of records.sort((a, b) => a.sequence - b.sequence)) {
     try {
       const release = await readSignedRelease(record.envelope, trust)
       know(release)
       await held.add(release.manifest.artifact.root, release.manifest.artifact)
-      await rollouts.get(record.app)?.addRelease(release, record.receivedAt)
+      await admit(release, record.receivedAt)
     } catch (err) {
       log.error('stored release %s no longer verifies: %e', record.releaseId, err)
     }

@@ -15,7 +15,7 @@ export { PlanInvalidError, ManifestInvalidError, ReleaseRefusedError, PublishErr
 export { PLAN_STYLES, parsePlanJson, validatePlan, ruleForCluster } from './rollout-plan.ts'
 export type { PlanStyle, ClusterRule, DefaultRule, RolloutPlan } from './rollout-plan.ts'
 export { validateManifest, encodeManifest, decodeManifest } from './release-manifest.ts'
-export type { ReleaseManifest, ArtifactDescriptor, ReleaseTest } from './release-manifest.ts'
+export type { ReleaseManifest, ShippedEnvSpec, ArtifactDescriptor, ReleaseTest } from './release-manifest.ts'
 export { releaseIdOf } from './release-id.ts'
 export { signRelease, openRelease, readSignedRelease, inspectSignedRelease, checkReleaseFreshness } from './signed-release.ts'
 export type { VerifiedRelease, OpenReleaseOptions } from './signed-release.ts'

@@ -10,6 +10,7 @@ import { checkTestCommand } from './release-manifest.ts'
 import { signRelease } from './signed-release.ts'
 import type { ReleaseTest } from './release-manifest.ts'
 import type { RolloutPlan } from './rollout-plan.ts'
+import type { ShippedEnvSpec } from './release-manifest.ts'
 import type { VerifiedRelease } from './signed-release.ts'
 import type { Ed25519PrivateKey } from '@libp2p/interface'
 
@@ -30,6 +31,8 @@ export interface PublishInit {
   artifactDir: string
   test: ReleaseTest
   plan: RolloutPlan
+  /** The environmental resources that matter to this release, shipped with it. */
+  envSpec?: ShippedEnvSpec
   key: Ed25519PrivateKey
   /** Where the release is written; must not exist or be empty. */
   outDir: string
@@ -94,7 +97,8 @@ export async function publishRelease (init: PublishInit): Promise<VerifiedReleas
     expiresAt: init.expiresAt ?? createdAt + DEFAULT_RELEASE_LIFETIME_MS,
     artifact: { ...layout, root: artifactRoot(layout) },
     test: init.test,
-    plan: init.plan
+    plan: init.plan,
+    ...(init.envSpec === undefined ? {} : { envSpec: init.envSpec })
   }, init.key)
   await writeFileAtomically(manifestPath(init.outDir), release.bytes)
   init.onProgress?.({ type: 'signed', id: release.id })

@@ -10,7 +10,9 @@ import {
 import { ManifestInvalidError, PlanInvalidError } from './errors.ts'
 import { validatePlan } from './rollout-plan.ts'
 import { firstIssue } from './schema-issues.ts'
+import { checkEnvSpec } from '../env/index.ts'
 import type { RolloutPlan } from './rollout-plan.ts'
+import type { ResourceSpec } from '../env/index.ts'
 
 /** The artifact: a deterministic archive cut into fixed-size chunks. */
 export interface ArtifactDescriptor {
@@ -46,6 +48,18 @@ export interface ReleaseManifest {
   artifact: ArtifactDescriptor
   test: ReleaseTest
   plan: RolloutPlan
+  /**
+   * The environmental resources that matter to this release (Mirage §4.1),
+   * shipped and signed with it: machines fingerprint them (with their
+   * owners' additions) to find their cluster for this release.
+   */
+  envSpec?: ShippedEnvSpec
+}
+
+/** An env spec as a release carries it: the app is the release's. */
+export interface ShippedEnvSpec {
+  salt?: string
+  resources: ResourceSpec[]
 }
 
 const safeCount = (what: string) => z.int(`${what} must be an integer`).min(0, `${what} must not be negative`)
@@ -69,7 +83,8 @@ const manifestSchema = z.strictObject({
     command: z.array(testArg).min(1, 'the test command must not be empty').max(MAX_TEST_ARGS),
     timeoutMs: z.int('timeoutMs must be an integer').min(MIN_TEST_TIMEOUT_MS, `timeoutMs must be at least ${MIN_TEST_TIMEOUT_MS}`).max(MAX_TEST_TIMEOUT_MS, `timeoutMs must be at most ${MAX_TEST_TIMEOUT_MS}`)
   }),
-  plan: z.unknown()
+  plan: z.unknown(),
+  envSpec: z.unknown().optional()
 })
 
 /** Validates a manifest value: the schema, then every rule that ties fields together. */
@@ -106,7 +121,22 @@ export function validateManifest (value: unknown): ReleaseManifest {
     if (!(err instanceof PlanInvalidError)) throw err
     throw new ManifestInvalidError('plan', err.path === '' ? 'plan' : `plan.${err.path}`, err.detail, { cause: err })
   }
-  return { ...m, artifact: { ...m.artifact, root: CID.asCID(m.artifact.root) as CID }, plan }
+  const { envSpec: rawEnvSpec, ...rest } = m
+  const manifest: ReleaseManifest = { ...rest, artifact: { ...m.artifact, root: CID.asCID(m.artifact.root) as CID }, plan }
+  if (rawEnvSpec !== undefined) manifest.envSpec = validateShippedEnvSpec(m.app, rawEnvSpec)
+  return manifest
+}
+
+/** The shipped spec must be exactly what `checkEnvSpec` accepts, defaults written out (so it signs canonically). */
+function validateShippedEnvSpec (app: string, value: unknown): ShippedEnvSpec {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ManifestInvalidError('env-spec', 'envSpec', 'must be a map of salt and resources')
+  try {
+    const spec = checkEnvSpec({ format: 1, app, ...value }, 'envSpec')
+    return { ...(spec.salt === undefined ? {} : { salt: spec.salt }), resources: spec.resources }
+  } catch (err) {
+    if ((err as Error).name !== 'EnvSpecError') throw err
+    throw new ManifestInvalidError('env-spec', 'envSpec', (err as Error).message.replace(/^envSpec: /, ''), { cause: err })
+  }
 }
 
 /** The test program must live inside the artifact: a plain relative path. */

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { DEFAULT_RELEASE_LIFETIME_MS, DEFAULT_TEST_TIMEOUT_MS, PublishError, parsePlanJson, publishRelease } from '../release/index.ts'
+import { readEnvSpec } from '../env/index.ts'
 import type { PublishProgress, VerifiedRelease } from '../release/index.ts'
 import type { VendorDir } from './vendor-dir.ts'
 
@@ -18,6 +19,8 @@ export interface VendorPublishInit {
   chunkSize?: number
   lifetimeMs?: number
   now?: number
+  /** An env spec file (docs/FORMATS.md) to ship with the release. */
+  envSpecPath?: string
   signal?: AbortSignal
   onProgress?: (event: PublishProgress) => void
 }
@@ -31,6 +34,10 @@ export async function vendorPublish (init: VendorPublishInit): Promise<VerifiedR
   const plan = parsePlanJson(await readFile(init.planPath, 'utf8').catch((err: unknown) => {
     throw new PublishError('artifact', `cannot read the plan ${init.planPath}: ${(err as Error).message}`, { cause: err })
   }))
+  const envSpec = init.envSpecPath === undefined ? undefined : await readEnvSpec(init.envSpecPath)
+  if (envSpec !== undefined && envSpec.app !== init.app) {
+    throw new PublishError('artifact', `${init.envSpecPath} is the env spec of app "${envSpec.app}", not "${init.app}"`)
+  }
   const last = (await init.vendor.published())[init.app]
   const sequence = init.sequence ?? (last?.sequence ?? 0) + 1
   if (last !== undefined && sequence <= last.sequence) {
@@ -44,6 +51,7 @@ export async function vendorPublish (init: VendorPublishInit): Promise<VerifiedR
     artifactDir: init.artifactDir,
     test: { command: init.testCommand, timeoutMs: init.testTimeoutMs ?? DEFAULT_TEST_TIMEOUT_MS },
     plan,
+    ...(envSpec === undefined ? {} : { envSpec: { ...(envSpec.salt === undefined ? {} : { salt: envSpec.salt }), resources: envSpec.resources } }),
     key: init.vendor.key,
     outDir: init.outDir,
     chunkSize: init.chunkSize,

@@ -5,7 +5,7 @@ import { buildClusterMap, clusterCensus, sealClusterMap } from '../../../src/clu
 import { decodeTestOutcome } from '../../../src/overlay/index.ts'
 import { openStore } from '../../../src/store/index.ts'
 import { SIGNATURE_DOMAINS, openEnvelope } from '../../../src/trust/index.ts'
-import { clusterIdOf, fingerprintCluster, fingerprintDigest, relevantFacts } from '../../../src/env/index.ts'
+import { checkResources, clusterIdOf, fingerprintCluster, fingerprintDigest, fingerprintEnvironment, relevantFacts } from '../../../src/env/index.ts'
 import { waitFor } from '../../helpers/wait-for.ts'
 import { APP, Swarm } from './swarm.ts'
 import type { ClusterSpec, ResourceSpecInput } from '../../../src/env/index.ts'
@@ -119,5 +119,47 @@ describe('clusters from real environments and a vendor cluster map', () => {
         await store.close()
       }
     }
+  })
+
+  it('re-clusters machines by the env spec a release ships, and stages that release by those clusters', async () => {
+    swarm = await Swarm.create(1024 * 1024)
+    const s = swarm
+    await s.startSeed()
+    // The owners name no resources: before the release, every machine is in one cluster.
+    const machines = [{ name: 'p1', env: 'lenny' }, { name: 'p2', env: 'lenny' }, { name: 'q1', env: 'squeeze' }]
+    const roots = new Map<string, string>()
+    for (const m of machines) {
+      const environment = await environmentOf(s, m.name, m.env)
+      roots.set(m.name, environment.root ?? '')
+      await s.start({ name: m.name, cluster: '', environment: { root: environment.root } })
+    }
+    const clusterNow = async (name: string): Promise<string | undefined> => (await s.machines.get(name)?.node?.status())?.apps[0]?.clusterId
+    const before = await clusterNow('p1')
+    for (const m of machines) expect(await clusterNow(m.name)).toBe(before)
+
+    // The vendor ships the resources that matter with the release; the plan names the clusters they give.
+    const shipped = { resources: checkResources(RESOURCES, 'test') }
+    const idOf = async (name: string): Promise<string> => clusterIdOf(await fingerprintEnvironment({ app: APP, resources: shipped.resources }, { root: roots.get(name) ?? '', environment: {} }))
+    const [p, q] = [await idOf('p1'), await idOf('q1')]
+    expect(await idOf('p2')).toBe(p)
+    expect(q).not.toBe(p)
+    await s.seedRelease({
+      style: 'staged',
+      clusters: [{ name: p, k: 1, q: 1 }, { name: q, after: [p], k: 1, q: 1 }],
+      default: { after: [q], k: 1, q: 1 },
+      startTimeoutMs: 20_000,
+      reportGraceMs: 5_000
+    }, { envSpec: shipped })
+    await waitFor('every machine to install', async () => {
+      for (const m of machines) if ((await s.releaseStatus(m.name))?.state !== 'installed') return false
+      return true
+    }, { timeoutMs: 180_000, intervalMs: 500, describe: async () => s.describe() })
+    expect(await clusterNow('p1')).toBe(p)
+    expect(await clusterNow('p2')).toBe(p)
+    expect(await clusterNow('q1')).toBe(q)
+    const q1 = await s.releaseStatus('q1')
+    const firstOfP = Math.min(...await Promise.all(['p1', 'p2'].map(async n => (await s.releaseStatus(n))?.at.testing ?? Infinity)))
+    // q1 (the only member of its cluster) tests only after p's representative did.
+    expect(q1?.at.testing ?? 0).toBeGreaterThan(firstOfP)
   })
 })

@@ -9,6 +9,7 @@ import type { MirageNode, NodeConfig, NodeStatus, ReleaseStatus } from '../../..
 import type { VerifiedRelease } from '../../../src/release/index.ts'
 import type { VendorDir } from '../../../src/vendor/index.ts'
 import type { ClusterSpec } from '../../../src/env/index.ts'
+import type { ShippedEnvSpec } from '../../../src/release/index.ts'
 
 export const APP = 'webshop'
 
@@ -75,7 +76,7 @@ export class Swarm {
   }
 
   /** Publishes the release (chunks of 256 KiB, so even small artifacts have many) and starts the seed. */
-  async seedRelease (plan: Record<string, unknown>, options: { testTimeoutMs?: number, seedUploadBytesPerSecond?: number } = {}): Promise<VerifiedRelease> {
+  async seedRelease (plan: Record<string, unknown>, options: { testTimeoutMs?: number, seedUploadBytesPerSecond?: number, envSpec?: ShippedEnvSpec } = {}): Promise<VerifiedRelease> {
     const releaseDir = join(this.work, 'release')
     this.release = await publishRelease({
       app: APP,
@@ -84,6 +85,7 @@ export class Swarm {
       artifactDir: this.artifactDir,
       test: { command: ['mirage-test'], timeoutMs: options.testTimeoutMs ?? 30_000 },
       plan: parsePlanJson(JSON.stringify(plan)),
+      ...(options.envSpec === undefined ? {} : { envSpec: options.envSpec }),
       key: this.vendor.key,
       outDir: releaseDir,
       chunkSize: 256 * 1024

@@ -82,6 +82,21 @@ describe('release manifest', () => {
     expect(manifestError({ ...m, plan: cyclic }).message).toMatch(/cycle/)
   })
 
+  it('carries a shipped env spec, signed, and refuses a malformed one naming the field', async () => {
+    const envSpec = { salt: 'vendor-salt', resources: [{ name: 'php.ini', kind: 'ini' as const, path: '/etc/php/php.ini', relevant: true, weight: 0.25 }] }
+    const m = { ...sampleManifest(), envSpec }
+    const bytes = encodeManifest(m)
+    expect(decodeManifest(bytes)).toEqual(m)
+    expect(bytesEqual(encodeManifest(decodeManifest(bytes)), bytes)).toBe(true)
+    const opened = await openRelease((await signRelease(m, vendor)).bytes, { trust: vendor.publicKey })
+    expect(opened.manifest.envSpec).toEqual(envSpec)
+    const noKind = manifestError({ ...m, envSpec: { resources: [{ name: 'x', path: '/a' }] } } as unknown as ReleaseManifest)
+    expect(noKind.reason).toBe('env-spec')
+    expect(noKind.message).toMatch(/envSpec: .*resources\[0\]\.kind/)
+    expect(manifestError({ ...m, envSpec: [] } as unknown as ReleaseManifest).reason).toBe('env-spec')
+    expect(manifestError({ ...m, envSpec: { resources: [], surprise: 1 } } as unknown as ReleaseManifest).reason).toBe('env-spec')
+  })
+
   it('refuses expired releases, rollbacks and untrusted signers', async () => {
     await expect(openRelease(signed.bytes, { trust: vendor.publicKey, now: signed.manifest.expiresAt })).rejects.toMatchObject({ reason: 'expired' })
     await expect(openRelease(signed.bytes, { trust: vendor.publicKey, now: NOW, installedSequence: 7 })).rejects.toMatchObject({ reason: 'rollback' })
