@@ -13,7 +13,7 @@ import type { RolloutEvent, RolloutState, RolloutView } from '../rollout/index.t
 import type { RolloutRecord, RolloutStateName, Store } from '../store/index.ts'
 import type { TestResult } from '../testing/index.ts'
 import type { AppConfig } from './config.ts'
-import type { MemberSeen } from './membership.ts'
+import type { LookupResult, MemberSeen } from './membership.ts'
 
 const log = logger('mirage:node:rollout')
 
@@ -41,6 +41,9 @@ export const MAX_MEMBER_REFRESH_INTERVAL_MS = 600_000
  */
 export const ELECTION_SETTLE_MS = 5_000
 
+/** After a member lookup that was cut short, the election's next lookup comes this much later. */
+export const LOOKUP_RETRY_MS = 1_000
+
 /** States a release never leaves on its own. */
 const FINAL_STATES: ReadonlySet<RolloutStateName> = new Set(['installed', 'failed', 'superseded', 'rolled-back'])
 
@@ -54,8 +57,8 @@ export interface AppRolloutInit {
   chunks: ChunkStore
   installer: Installer
   /** Finds the members of a cluster on the DHT (results arrive through `memberSeen`). */
-  /** Resolves to how many members it newly found. */
-  lookupMembers(clusterId: string): Promise<number>
+  /** Resolves to how many members it newly found, and whether the lookup ran to its end. */
+  lookupMembers(clusterId: string): Promise<LookupResult>
   /** When this node's own membership announcement first completed, if it has. */
   announcedAt(): number | undefined
   knownMembers(clusterId: string): AsyncIterable<MemberSeen>
@@ -261,8 +264,10 @@ export class AppRollout {
     const found = await Promise.all(this.#relevantClusters(active.release).map(async cluster => {
       const began = Date.now()
       try {
-        const fresh = await this.#init.lookupMembers(cluster)
-        this.#lookedUpAt.set(cluster, Math.max(began, this.#lookedUpAt.get(cluster) ?? 0))
+        const { found: fresh, complete } = await this.#init.lookupMembers(cluster)
+        // Only a lookup that ran to its end may settle an election: one cut
+        // short on a loaded machine may have missed the members that rank first.
+        if (complete) this.#lookedUpAt.set(cluster, Math.max(began, this.#lookedUpAt.get(cluster) ?? 0))
         this.#drive()
         return fresh
       } catch (err) {
@@ -330,7 +335,8 @@ export class AppRollout {
         if ((announced === undefined || lookedUp < settledAt) && !started) {
           await this.#setState(release, 'waiting', `learning the members of cluster ${this.#clusterId} before the election`, role)
           clearTimeout(this.#settleTimer)
-          this.#settleTimer = setTimeout(() => { void this.#refreshMembers() }, Math.max(0, settledAt - now) + 10)
+          // Past the settle time, the last lookup was cut short: try again, not at once.
+          this.#settleTimer = setTimeout(() => { void this.#refreshMembers() }, settledAt > now ? settledAt - now + 10 : LOOKUP_RETRY_MS)
           return
         }
         await this.#testAsRepresentative(release, decision.reason)

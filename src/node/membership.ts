@@ -10,6 +10,14 @@ const log = logger('mirage:node:membership')
 export const MEMBER_LOOKUP_TIMEOUT_MS = 10_000
 /** Lookups forced by unknown signers run at most this often per cluster. */
 export const MIN_FORCED_LOOKUP_INTERVAL_MS = 2_000
+/** What a lookup of one cluster learnt. */
+export interface LookupResult {
+  /** Members (or role changes) it newly found. */
+  found: number
+  /** Whether every role key's query ran to its end (not cut short by the timeout or an error). */
+  complete: boolean
+}
+
 /** Outcomes and test starts come mostly from representatives: their keys are searched first. */
 const MEMBER_ROLES_BY_LIKELIHOOD = ['representative', 'auto', 'follower'] as const
 
@@ -37,7 +45,7 @@ export class Membership {
   readonly #init: MembershipInit
   #timer?: NodeJS.Timeout
   #stopping = new AbortController()
-  readonly #lookups = new Map<string, Promise<number>>()
+  readonly #lookups = new Map<string, Promise<LookupResult>>()
   readonly #announcedAt = new Map<string, number>()
   readonly #forcedAt = new Map<string, number>()
 
@@ -89,9 +97,10 @@ export class Membership {
 
   /**
    * Looks a cluster up on the DHT; concurrent lookups of one cluster share
-   * one query. Resolves to how many members (or role changes) it newly found.
+   * one query. Resolves to how many members (or role changes) it newly
+   * found, and whether every role key's query ran to its end.
    */
-  async lookup (app: string, clusterId: string): Promise<number> {
+  async lookup (app: string, clusterId: string): Promise<LookupResult> {
     const key = `${app}/${clusterId}`
     const running = this.#lookups.get(key)
     if (running !== undefined) return running
@@ -145,9 +154,10 @@ export class Membership {
     return false
   }
 
-  async #lookupNow (app: string, clusterId: string): Promise<number> {
+  async #lookupNow (app: string, clusterId: string): Promise<LookupResult> {
     const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(MEMBER_LOOKUP_TIMEOUT_MS)])
     let found = 0
+    let complete = true
     await Promise.all(MEMBER_ROLES.map(async role => {
       const cid = await membershipKeyCid(app, clusterId, role)
       let count = 0
@@ -157,10 +167,13 @@ export class Membership {
           if (++count >= MAX_PROVIDERS_PER_LOOKUP) break
         }
       } catch (err) {
+        complete = false
         if (!signal.aborted) log('lookup of %s/%s (%s) failed: %e', app, clusterId, role, err)
       }
+      // A query cut short by the timeout may have missed members that were there.
+      if (signal.aborted) complete = false
     }))
-    return found
+    return { found, complete }
   }
 
   /** Stores a member seen; whether it (or its role) is new. */
