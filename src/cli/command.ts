@@ -142,7 +142,8 @@ export function renderCommandHelp (command: Command, path: string): string {
     return [flag, `${spec.description}${spec.required === true ? ' (required)' : ''}`] as const
   })
   entries.push(['--help', 'show this help'])
-  for (const [flag, description] of entries) lines.push(`  ${flag.padEnd(24)}${description}`)
+  const width = Math.max(24, ...entries.map(([flag]) => flag.length + 2))
+  for (const [flag, description] of entries) lines.push(`  ${flag.padEnd(width)}${description}`)
   return `${lines.join('\n')}\n`
 }
 
