@@ -10,6 +10,9 @@ const log = logger('mirage:node:membership')
 export const MEMBER_LOOKUP_TIMEOUT_MS = 10_000
 /** Lookups forced by unknown signers run at most this often per cluster. */
 export const MIN_FORCED_LOOKUP_INTERVAL_MS = 2_000
+/** How often a node checks whether its swarm grew enough to announce again. */
+export const GROWTH_CHECK_MS = 5_000
+
 /** What a lookup of one cluster learnt. */
 export interface LookupResult {
   /** Members (or role changes) it newly found. */
@@ -48,6 +51,11 @@ export class Membership {
   readonly #lookups = new Map<string, Promise<LookupResult>>()
   readonly #announcedAt = new Map<string, number>()
   readonly #forcedAt = new Map<string, number>()
+  /** Connections when the last announcement round began (-1: none yet). */
+  #peersAtAnnounce = -1
+  #lastAnnounce?: { at: number, peers: number }
+  #growthTimer?: NodeJS.Timeout
+  #announcing = false
 
   constructor (init: MembershipInit) {
     this.#init = init
@@ -59,10 +67,23 @@ export class Membership {
     for (const own of this.#init.own) await this.#remember({ ...own, peerId: this.#init.libp2p.peerId.toString(), seenAt: Date.now() })
     void this.#announceAll()
     this.#timer = setInterval(() => { void this.#announceAll() }, this.#init.announceIntervalMs)
+    // A node that just joined knows few peers, and its first announcement
+    // reaches only them: if they go away, so does the record. Announce
+    // again whenever the node's connections have doubled since.
+    this.#growthTimer = setInterval(() => {
+      const peers = this.#init.libp2p.getConnections().length
+      if (this.#peersAtAnnounce >= 0 && peers >= Math.max(2, 2 * this.#peersAtAnnounce)) void this.#announceAll()
+    }, GROWTH_CHECK_MS)
+  }
+
+  /** When the last announcement round ended and how many connections the node had when it began. */
+  get lastAnnounce (): { at: number, peers: number } | undefined {
+    return this.#lastAnnounce
   }
 
   async stop (): Promise<void> {
     clearInterval(this.#timer)
+    clearInterval(this.#growthTimer)
     this.#timer = undefined
     this.#stopping.abort()
     await Promise.allSettled(this.#lookups.values())
@@ -187,6 +208,19 @@ export class Membership {
   }
 
   async #announceAll (): Promise<void> {
+    if (this.#announcing) return
+    this.#announcing = true
+    const peers = this.#init.libp2p.getConnections().length
+    this.#peersAtAnnounce = peers
+    try {
+      await this.#announceEach()
+      if (!this.#stopping.signal.aborted) this.#lastAnnounce = { at: Date.now(), peers }
+    } finally {
+      this.#announcing = false
+    }
+  }
+
+  async #announceEach (): Promise<void> {
     for (const own of this.#init.own) {
       try {
         await this.#init.libp2p.contentRouting.provide(await membershipKeyCid(own.app, own.clusterId, own.role), { signal: this.#stopping.signal })

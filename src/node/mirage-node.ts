@@ -345,7 +345,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       }
     }
 
-    const status = async (): Promise<NodeStatus> => buildNodeStatus({ libp2p, config, rollouts, store, chunkServer, seed: init.seed !== undefined })
+    const status = async (): Promise<NodeStatus> => buildNodeStatus({ libp2p, config, rollouts, store, chunkServer, seed: init.seed !== undefined, ...(membership.lastAnnounce === undefined ? {} : { lastAnnounce: membership.lastAnnounce }) })
     const control = await startControlServer(config.dataDir, {
       status,
       ...(init.seed === undefined

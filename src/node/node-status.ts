@@ -47,6 +47,8 @@ export interface NodeStatus {
   addresses: string[]
   seed: boolean
   connectedPeers: number
+  /** The last round of membership announcements: when it ended, and the connections the node had when it began. */
+  announced?: { at: number, peers: number }
   uploaded: { bytes: number, chunks: number, byPeer: Record<string, number> }
   apps: AppStatus[]
 }
@@ -58,6 +60,7 @@ export interface NodeStatusInputs {
   store: Store
   chunkServer: ChunkServer
   seed: boolean
+  lastAnnounce?: { at: number, peers: number }
 }
 
 export async function buildNodeStatus (inputs: NodeStatusInputs): Promise<NodeStatus> {
@@ -111,6 +114,7 @@ export async function buildNodeStatus (inputs: NodeStatusInputs): Promise<NodeSt
     addresses: inputs.libp2p.getMultiaddrs().map(ma => ma.toString()),
     seed: inputs.seed,
     connectedPeers: inputs.libp2p.getPeers().length,
+    ...(inputs.lastAnnounce === undefined ? {} : { announced: inputs.lastAnnounce }),
     uploaded: { bytes: stats.bytesServed, chunks: stats.chunksServed, byPeer: Object.fromEntries(stats.byPeer) },
     apps
   }

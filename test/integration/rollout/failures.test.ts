@@ -54,6 +54,8 @@ describe('silence, replacement and catch-up', () => {
     // a1 announced itself (its record is on the DHT), then its machine went away before the release.
     const key = await membershipKeyCid('webshop', 'A', 'representative')
     const a1 = s.machines.get('a1')?.node?.peerId.toString()
+    // Its announcement must have reached the swarm, not only the peers it knew at its start.
+    await waitFor('a1 announced with most of the swarm connected', async () => ((await s.machines.get('a1')?.node?.status())?.announced?.peers ?? 0) >= 3, { timeoutMs: 60_000 })
     await waitFor('a1 findable as a member of A', async () => {
       for await (const provider of s.machines.get('a2')?.node?.libp2p.contentRouting.findProviders(key, { signal: AbortSignal.timeout(5_000) }) ?? []) {
         if (provider.id.toString() === a1) return true
