@@ -213,21 +213,25 @@ export class Membership {
     const peers = this.#init.libp2p.getConnections().length
     this.#peersAtAnnounce = peers
     try {
-      await this.#announceEach()
-      if (!this.#stopping.signal.aborted) this.#lastAnnounce = { at: Date.now(), peers }
+      // Only a round in which some announcement went out counts as one.
+      if (await this.#announceEach() && !this.#stopping.signal.aborted) this.#lastAnnounce = { at: Date.now(), peers }
     } finally {
       this.#announcing = false
     }
   }
 
-  async #announceEach (): Promise<void> {
+  /** Announces every app's membership; whether any announcement went out. */
+  async #announceEach (): Promise<boolean> {
+    let any = false
     for (const own of this.#init.own) {
       try {
         await this.#init.libp2p.contentRouting.provide(await membershipKeyCid(own.app, own.clusterId, own.role), { signal: this.#stopping.signal })
         if (!this.#announcedAt.has(own.app)) this.#announcedAt.set(own.app, Date.now())
+        any = true
       } catch (err) {
         if (!this.#stopping.signal.aborted) log('announcing %s/%s failed: %e', own.app, own.clusterId, err)
       }
     }
+    return any
   }
 }
