@@ -35,6 +35,7 @@ import {
 import type { MachineFingerprint } from '../src/cluster/index.ts'
 import type { Fact } from '../src/env/index.ts'
 import { generateSigningKey } from '../src/trust/index.ts'
+import { mulberry32 } from '../test/helpers/seeded-random.ts'
 
 const GOAL_SECONDS = 30
 
@@ -77,17 +78,6 @@ const LAYOUT: Array<[string, number]> = [
   ['packages', 40], ['env', 5], ['uname -r', 1], ['openssl version', 1]
 ]
 
-/** mulberry32: small, seeded, good enough to shape a population. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 interface Cell { resource: string, item: string }
 
@@ -194,7 +184,7 @@ const seconds = (from: bigint): number => Number(process.hrtime.bigint() - from)
 async function main (): Promise<void> {
   const sampler = rssSampler()
   let start = process.hrtime.bigint()
-  const { machines, reference } = generateCensus(prng(Number(args.seed)))
+  const { machines, reference } = generateCensus(mulberry32(Number(args.seed)))
   const generated = seconds(start)
   const rssCensusMb = process.memoryUsage.rss() / 1e6
   sampler.reset()

@@ -36,6 +36,7 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ResourceSpecInput } from '../../../src/env/index.ts'
+import { mulberry32 } from '../../helpers/seeded-random.ts'
 
 /** The upgrade's test: `sh WEBSHOP_UPGRADE_TEST ROOT`, exit 0 when webshop 2.0 would work on that machine. */
 export const WEBSHOP_UPGRADE_TEST = fileURLToPath(new URL('../../fixtures/upgrade/webshop-upgrade-test.sh', import.meta.url))
@@ -137,17 +138,7 @@ export interface GeneratedMachine {
 
 // ------------------------------------------------------------------ randomness
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-export function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { mulberry32 }
 
 type Rng = () => number
 

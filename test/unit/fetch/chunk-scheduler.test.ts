@@ -9,18 +9,7 @@ import { describe, expect, it } from 'vitest'
 import { ChunkScheduler, shareOwner } from '../../../src/fetch/chunk-scheduler.ts'
 import type { ChunkSchedulerInit } from '../../../src/fetch/chunk-scheduler.ts'
 import { bitfieldOf } from '../../../src/overlay/chunk-protocol.ts'
-
-/** A small deterministic PRNG (mulberry32), so "random" tie-breaks are reproducible. */
-function seeded (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { mulberry32 } from '../../helpers/seeded-random.ts'
 
 function scheduler (init: Partial<ChunkSchedulerInit> & { chunkCount: number }): ChunkScheduler {
   return new ChunkScheduler({
@@ -31,7 +20,7 @@ function scheduler (init: Partial<ChunkSchedulerInit> & { chunkCount: number }):
     retryBackoffMaxMs: 1000,
     shareGraceMs: 500,
     joinGraceMs: 500,
-    random: seeded(1),
+    random: mulberry32(1),
     ...init
   })
 }
@@ -59,7 +48,7 @@ describe('rarest first', () => {
   it('breaks ties at random, so followers starting together spread over the chunks', () => {
     const firsts = new Set<number>()
     for (let seed = 1; seed <= 40; seed++) {
-      const s = scheduler({ chunkCount: 8, random: seeded(seed) })
+      const s = scheduler({ chunkCount: 8, random: mulberry32(seed) })
       s.addPeer('a')
       s.setHave('a', all(8))
       firsts.add(s.assign(0).assignments[0]?.index ?? -1)
@@ -402,7 +391,7 @@ describe('generated event sequences', () => {
       steps: fc.array(fc.record({ op: fc.constantFrom('assign', 'receive', 'store', 'fail', 'missing', 'drop', 'have', 'tick'), pick: fc.nat() }), { maxLength: 120 })
     })
     fc.assert(fc.property(scenario, (sc) => {
-      const random = seeded(sc.seed)
+      const random = mulberry32(sc.seed)
       const s = scheduler({
         chunkCount: sc.chunkCount,
         maxInFlightPerPeer: sc.perPeer,
@@ -483,7 +472,7 @@ describe('generated event sequences', () => {
 
   it('completes whenever every chunk has a live holder and requests succeed', () => {
     fc.assert(fc.property(fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 5 }), fc.integer(), (count, peers, seed) => {
-      const random = seeded(seed)
+      const random = mulberry32(seed)
       const s = scheduler({ chunkCount: count, maxInFlightPerPeer: 2, random, self: 'me' })
       s.addPeer('seed', { lastResort: true })
       s.setHave('seed', all(count))

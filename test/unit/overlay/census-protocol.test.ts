@@ -16,6 +16,7 @@ import { SIGNATURE_DOMAINS, bytesEqual, encodeCanonical, sealEnvelope } from '..
 import type { Fingerprint } from '../../../src/env/index.ts'
 import { censusEnvelope, makeMachine, sampleFingerprint, valueHash } from '../../helpers/census-fixtures.ts'
 import type { Stream } from '@libp2p/interface'
+import { byteMutation, mutateBytes } from '../../helpers/byte-mutation.ts'
 
 const ascii = (text: string): Uint8Array => new TextEncoder().encode(text)
 const report: CensusReport = { v: 1, app: 'webshop', at: 1_790_000_000_000, fingerprint: sampleFingerprint() }
@@ -28,18 +29,6 @@ async function failure (fn: () => unknown): Promise<string> {
   } catch (err) {
     return `${(err as Error).name}:${(err as { reason?: string }).reason ?? ''}`
   }
-}
-
-/** Random single-byte edits, truncations and insertions. */
-const mutation = fc.tuple(fc.constantFrom('flip', 'truncate', 'insert', 'delete'), fc.nat(), fc.nat(255))
-function mutate (bytes: Uint8Array, [kind, at, value]: [string, number, number]): Uint8Array {
-  const i = at % Math.max(1, bytes.length)
-  const out = Array.from(bytes)
-  if (kind === 'flip') out[i] = (out[i] ?? 0) ^ (1 << (value % 8))
-  if (kind === 'truncate') return bytes.subarray(0, i)
-  if (kind === 'insert') out.splice(i, 0, value)
-  if (kind === 'delete') out.splice(i, 1)
-  return Uint8Array.from(out)
 }
 
 describe('census payload', () => {
@@ -141,8 +130,8 @@ describe('census envelope', () => {
   it('hundreds of mutations: a named error or the same census, never a crash', async () => {
     const machine = await makeMachine()
     const valid = await censusEnvelope(machine.key, sampleFingerprint(), report.at)
-    await fc.assert(fc.asyncProperty(mutation, async (m) => {
-      const bytes = mutate(valid, m)
+    await fc.assert(fc.asyncProperty(byteMutation, async (m) => {
+      const bytes = mutateBytes(valid, m)
       try {
         const opened = await openCensus(bytes)
         // Accepted only as the exact bytes the machine signed.

@@ -6,21 +6,10 @@ import {
 } from '../../../src/overlay/index.ts'
 import { MAX_ENVELOPE_BYTES, bytesEqual, encodeCanonical } from '../../../src/trust/index.ts'
 import type { TestOutcome } from '../../../src/overlay/index.ts'
+import { byteMutation, mutateBytes } from '../../helpers/byte-mutation.ts'
 
 const RELEASE_ID = 'bafyreidmv45g5hj3zk2i2zfizn4rzu2764k7vx4i3bhmzuwlbxch6eklau'
 const outcome: TestOutcome = { v: 1, app: 'webshop', releaseId: RELEASE_ID, clusterId: 'php5-mysql', pass: true, exitCode: 0, durationMs: 1234, logDigest: new Uint8Array(32).fill(7), at: 1_790_000_000_000 }
-
-/** Random single-byte edits, truncations and insertions of valid bytes. */
-const mutation = fc.tuple(fc.constantFrom('flip', 'truncate', 'insert', 'delete'), fc.nat(), fc.nat(255))
-function mutate (bytes: Uint8Array, [kind, at, value]: [string, number, number]): Uint8Array {
-  const i = at % Math.max(1, bytes.length)
-  const out = Array.from(bytes)
-  if (kind === 'flip') out[i] = (out[i] ?? 0) ^ (1 << (value % 8))
-  if (kind === 'truncate') return bytes.subarray(0, i)
-  if (kind === 'insert') out.splice(i, 0, value)
-  if (kind === 'delete') out.splice(i, 1)
-  return Uint8Array.from(out)
-}
 
 function expectOnly (names: string[], fn: () => unknown): void {
   try {
@@ -56,9 +45,9 @@ describe('rollout messages (test start, outcome)', () => {
 
   it('thousands of mutations: a named error or a canonical re-encoding, never a crash', () => {
     const valid = encodeTestOutcome(outcome)
-    fc.assert(fc.property(mutation, (m) => {
+    fc.assert(fc.property(byteMutation, (m) => {
       expectOnly(['RolloutMessageError'], () => {
-        const bytes = mutate(valid, m)
+        const bytes = mutateBytes(valid, m)
         const decoded = decodeTestOutcome(bytes)
         // Accepted only as the one canonical encoding of what it says.
         expect(bytesEqual(encodeTestOutcome(decoded), bytes)).toBe(true)
@@ -91,7 +80,7 @@ describe('sync protocol frames', () => {
 
   it('thousands of mutations of a frame: a named error, never a crash', () => {
     const valid = encodeSyncFrame({ t: 'item', kind: 'release', bytes: new Uint8Array(64).fill(9) })
-    fc.assert(fc.property(mutation, (m) => { expectOnly(['SyncProtocolError'], () => decodeSyncFrame(mutate(valid, m))) }), { numRuns: 3000 })
+    fc.assert(fc.property(byteMutation, (m) => { expectOnly(['SyncProtocolError'], () => decodeSyncFrame(mutateBytes(valid, m))) }), { numRuns: 3000 })
   })
 })
 

@@ -7,6 +7,7 @@ import fc from 'fast-check'
 import { expect } from 'vitest'
 import type { ConfigParseReason } from '../../../../src/env/errors.ts'
 import type { ConfigItems, IncludedFile, ReadIncludes } from '../../../../src/env/types.ts'
+import { mulberry32 } from '../../../helpers/seeded-random.ts'
 
 /** The absolute path of a file under test/fixtures/env. */
 export function fixturePath (name: string): string {
@@ -38,14 +39,7 @@ export function expectOneChange (before: ConfigItems, after: ConfigItems, name: 
 
 /** A deterministic permutation (mulberry32-driven Fisher–Yates). */
 export function shuffled<T> (items: readonly T[], seed: number): T[] {
-  let state = seed >>> 0
-  const random = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const random = mulberry32(seed)
   const out = [...items]
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1))
