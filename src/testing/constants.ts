@@ -55,3 +55,24 @@ export const DEFAULT_TEST_PATH = '/usr/local/bin:/usr/bin:/bin'
  * into 1 ms, which would time every test out at once.
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * Bound on the sandbox probe (`bwrap … true`). It normally takes a few
+ * milliseconds; ten seconds covers a machine swapping hard, and a bwrap
+ * that hangs longer than that is not one to run tests in.
+ */
+export const SANDBOX_PROBE_TIMEOUT_MS = 10_000
+
+/**
+ * Largest report the exit-status wrapper may send on its side channel. A
+ * real one is about 100 bytes of JSON; anything larger is not from the
+ * wrapper and is ignored.
+ */
+export const MAX_WRAPPER_REPORT_BYTES = 4 * 1024
+
+/**
+ * Clock ticks per second in /proc/<pid>/stat. The kernel exports times in
+ * USER_HZ, which is 100 on every architecture Node runs on (x86, arm,
+ * arm64, ppc64, s390x, riscv64, loong64; only alpha and ia64 differed).
+ */
+export const USER_HZ = 100

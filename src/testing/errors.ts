@@ -13,6 +13,8 @@ export type TestRunInvalidReason =
   | 'timeout'
   | 'max-output'
   | 'kill-grace'
+  | 'sandbox'
+  | 'tests'
 
 /**
  * The run was refused before anything started: a malformed init, or a
@@ -38,5 +40,17 @@ export class TestAbortedError extends Error {
   constructor (options?: ErrorOptions) {
     super('the release test was aborted', options)
     this.name = 'TestAbortedError'
+  }
+}
+
+/**
+ * The run asked for a sandbox (`sandbox: 'require'`) and this machine
+ * cannot provide one; the message says why (bwrap missing, or unable to
+ * create namespaces here). Nothing was started.
+ */
+export class SandboxUnavailableError extends Error {
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'SandboxUnavailableError'
   }
 }

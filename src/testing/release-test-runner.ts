@@ -5,11 +5,14 @@
  * switched). The result is what a representative signs and gossips, so it
  * must be honest: pass only on exit code 0 within the time limit.
  *
- * This is containment, not a sandbox: the test is vendor-signed code and
- * runs with the node's user. What we guarantee is that it cannot run
- * forever, cannot leave processes behind (its whole process group is
- * killed), cannot exhaust memory through its output, and does not see the
- * node's environment variables (which may hold secrets).
+ * Without a sandbox this is containment only: the test runs with the
+ * node's user. What we guarantee then is that it cannot run forever, cannot
+ * leave processes behind (its whole process group is killed), cannot
+ * exhaust memory through its output, and does not see the node's
+ * environment variables (which may hold secrets). With bubblewrap
+ * (sandbox.ts) it also cannot write outside its staging directory, reach
+ * the network unless allowed, or see other processes. The result says
+ * which of the two it got, and why.
  */
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
@@ -21,15 +24,33 @@ import {
 } from './constants.ts'
 import { TestAbortedError, TestRunInvalidError } from './errors.ts'
 import { OutputLog } from './output-log.ts'
+import { isInside } from './paths.ts'
 import { terminateGroup } from './process-group.ts'
+import { WrapperReportReader, wrapperArgv } from './resource-use.ts'
+import type { ResourceUse } from './resource-use.ts'
+import { SANDBOX_MODES, chooseSandbox, probeSandbox, sandboxedCommand } from './sandbox.ts'
+import type { SandboxMode, SandboxReport } from './sandbox.ts'
 
 const log = logger('mirage:testing:runner')
+
+/**
+ * Where `command[0]` comes from. `staging`: the release's own test, a path
+ * relative to the staging directory that must stay inside it (Mirage §3:
+ * the test ships with the version it tests). `system`: an owner-configured
+ * acceptance test, an absolute path or a name looked up on the test's PATH
+ * (e.g. `['sh', '-c', '…']`), run against the staged version all the same.
+ * In the sandbox the system is seen read-only, except /tmp, which is a
+ * fresh empty one: an owner's test program must not live under /tmp.
+ */
+export type CommandBase = 'staging' | 'system'
 
 export interface TestRunInit {
   /** The staging directory holding the unpacked new version; the test runs here. */
   cwd: string
-  /** argv; `command[0]` is a path relative to `cwd` and must stay inside it (symlinks included). */
+  /** argv; how `command[0]` is found depends on `commandBase`. */
   command: string[]
+  /** Default 'staging'. */
+  commandBase?: CommandBase
   /** Wall-clock limit; past it the test's process group is killed and the run fails. */
   timeoutMs: number
   /** Added to (and may override) the minimal environment: PATH, HOME=cwd, LANG=C. */
@@ -38,6 +59,16 @@ export interface TestRunInit {
   maxOutputBytes?: number
   /** Time between SIGTERM and SIGKILL (default DEFAULT_KILL_GRACE_MS). */
   killGraceMs?: number
+  /**
+   * Default 'off', which is how this runner behaved before it had a
+   * sandbox: existing callers keep their behaviour until they choose one.
+   */
+  sandbox?: SandboxMode
+  /**
+   * Whether the sandboxed test keeps the network (default false). Pass
+   * true only when the test asked for it and the owner allows it.
+   */
+  allowNetwork?: boolean
   /** Aborting kills the test and rejects with TestAbortedError. */
   signal?: AbortSignal
 }
@@ -57,10 +88,16 @@ export interface TestResult {
   outputBytes: number
   /** Hex SHA-256 over every output byte in arrival order: what the signed outcome carries. */
   logDigest: string
+  /** The sandbox the test ran in, or why it ran without one. */
+  sandbox: SandboxReport
+  /** CPU the test used; null when it never started or was SIGKILLed before its wrapper could report. */
+  resourceUse: ResourceUse | null
 }
 
 interface Limits {
   command: string[]
+  commandBase: CommandBase
+  sandbox: SandboxMode
   timeoutMs: number
   maxOutputBytes: number
   killGraceMs: number
@@ -78,25 +115,37 @@ export async function runReleaseTest (init: TestRunInit): Promise<TestResult> {
   const limits = checkInit(init)
   if (init.signal?.aborted === true) throw new TestAbortedError({ cause: init.signal.reason })
   const cwd = await resolveCwd(init.cwd)
-  const program = await resolveProgram(cwd, limits.command[0] as string)
+  const sandbox = chooseSandbox(limits.sandbox, init.allowNetwork ?? false, await probeSandbox())
+  const program = limits.commandBase === 'staging'
+    ? await resolveProgram(cwd, limits.command[0] as string)
+    : { path: limits.command[0] as string }
   const output = new OutputLog(limits.maxOutputBytes)
   const startedAt = performance.now()
-  if (program.path === undefined) return notStarted(output, program.problem, startedAt)
+  if (program.path === undefined) return notStarted(output, program.problem, startedAt, sandbox.report)
+  if (sandbox.bwrap === undefined) log('running test without a sandbox: %s', sandbox.report.reason)
 
   const env: Record<string, string> = { PATH: process.env.PATH ?? DEFAULT_TEST_PATH, HOME: cwd, LANG: 'C', ...init.env }
-  const child = spawn(program.path, limits.command.slice(1), {
+  const wrapped = wrapperArgv(env, program.path, limits.command.slice(1))
+  const [file, ...args] = sandbox.bwrap === undefined
+    ? wrapped
+    : sandboxedCommand(sandbox.bwrap, { cwd, network: sandbox.report.network, command: wrapped })
+  const child = spawn(file as string, args, {
     cwd,
-    env,
+    // The test's environment travels inside the wrapper's argv.
+    env: {},
     // Its own process group, so that a timeout can kill grandchildren too.
     detached: true,
-    stdio: ['ignore', 'pipe', 'pipe']
+    // fd 3: the wrapper's report (resource-use.ts).
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe']
   })
   const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => { resolve({ code, signal }) })
   })
   const closed = new Promise<void>((resolve) => { child.once('close', () => { resolve() }) })
+  const report = new WrapperReportReader()
   child.stdout?.on('data', (chunk: Buffer) => { output.add(chunk) })
   child.stderr?.on('data', (chunk: Buffer) => { output.add(chunk) })
+  child.stdio[3]?.on('data', (chunk: Buffer) => { report.add(chunk) })
 
   const spawnError = await new Promise<Error | undefined>((resolve) => {
     child.once('spawn', () => { resolve(undefined) })
@@ -104,21 +153,23 @@ export async function runReleaseTest (init: TestRunInit): Promise<TestResult> {
   })
   if (spawnError !== undefined || child.pid === undefined) {
     const reason = spawnError?.message ?? 'no process id'
-    return notStarted(output, `cannot start test program ${JSON.stringify(limits.command[0])}: ${reason}`, startedAt)
+    return notStarted(output, `cannot start test runner ${JSON.stringify(file)}: ${reason}`, startedAt, sandbox.report)
   }
   // Later errors (none are expected once spawned) must not crash the node.
   child.on('error', (err) => { log.error('test process %d: %e', child.pid, err) })
-  log('started test %s (pid %d) in %s', program.path, child.pid, cwd)
+  log('started test %s (pid %d) in %s, sandbox %s', program.path, child.pid, cwd, sandbox.report.kind)
 
-  return await supervise(child, child.pid, { exited, closed, output, limits, startedAt, signal: init.signal })
+  return await supervise(child, child.pid, { exited, closed, output, report, limits, startedAt, sandbox: sandbox.report, signal: init.signal })
 }
 
 interface Supervision {
   exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
   closed: Promise<void>
   output: OutputLog
+  report: WrapperReportReader
   limits: Limits
   startedAt: number
+  sandbox: SandboxReport
   signal: AbortSignal | undefined
 }
 
@@ -154,6 +205,7 @@ async function supervise (child: ChildProcess, pgid: number, s: Supervision): Pr
       log.error('output of test (pid %d) still open after its group died (a process left the group); closing it', pgid)
       child.stdout?.destroy()
       child.stderr?.destroy()
+      child.stdio[3]?.destroy()
     }
   } finally {
     clearTimeout(timer)
@@ -161,17 +213,27 @@ async function supervise (child: ChildProcess, pgid: number, s: Supervision): Pr
   }
   if (aborted) throw new TestAbortedError({ cause: s.signal?.reason })
 
-  const pass = ended.code === 0 && ended.signal === null && !timedOut
-  log('test (pid %d) ended: code %s, signal %s, timed out %s, %d bytes of output', pgid, ended.code, ended.signal, timedOut, s.output.bytes)
+  const report = s.report.report()
+  if (report?.kind === 'spawn-error') {
+    return notStarted(s.output, `cannot start test program ${JSON.stringify(s.limits.command[0])}: ${report.message}`, s.startedAt, s.sandbox)
+  }
+  // The wrapper saw the test's own wait status; without its report (it was
+  // SIGKILLed with the group) its own status is the best there is.
+  const exitCode = report === undefined ? ended.code : report.exitCode
+  const signal = report === undefined ? ended.signal : report.signal
+  const pass = exitCode === 0 && signal === null && !timedOut
+  log('test (pid %d) ended: code %s, signal %s, timed out %s, %d bytes of output', pgid, exitCode, signal, timedOut, s.output.bytes)
   return {
     pass,
-    exitCode: ended.code,
-    signal: ended.signal,
+    exitCode,
+    signal,
     timedOut,
     durationMs,
     outputTail: s.output.tailText(),
     outputBytes: s.output.bytes,
-    logDigest: s.output.digest()
+    logDigest: s.output.digest(),
+    sandbox: s.sandbox,
+    resourceUse: report?.resourceUse ?? null
   }
 }
 
@@ -179,7 +241,7 @@ async function supervise (child: ChildProcess, pgid: number, s: Supervision): Pr
  * The result of a test that never ran. The explanation goes through the
  * log like any output, so tail, byte count and digest stay consistent.
  */
-function notStarted (output: OutputLog, problem: string, startedAt: number): TestResult {
+function notStarted (output: OutputLog, problem: string, startedAt: number, sandbox: SandboxReport): TestResult {
   log('test did not start: %s', problem)
   output.add(Buffer.from(`mirage: ${problem}\n`))
   return {
@@ -190,14 +252,40 @@ function notStarted (output: OutputLog, problem: string, startedAt: number): Tes
     durationMs: performance.now() - startedAt,
     outputTail: output.tailText(),
     outputBytes: output.bytes,
-    logDigest: output.digest()
+    logDigest: output.digest(),
+    sandbox,
+    resourceUse: null
   }
 }
 
-function checkInit (init: TestRunInit): Limits {
+/** Checks an init without touching the file system; the suite checks all its tests with it before running any. */
+export function checkInit (init: TestRunInit): Limits {
   const { command, timeoutMs } = init
   if (!Array.isArray(command) || command.length === 0 || typeof command[0] !== 'string' || command[0] === '') {
     throw new TestRunInvalidError('command', 'the test command must be a non-empty argv whose first element names the program')
+  }
+  if (!command.every((arg) => typeof arg === 'string' && !arg.includes('\0'))) {
+    throw new TestRunInvalidError('command', 'every argument of the test command must be a string without NUL bytes')
+  }
+  const commandBase = init.commandBase ?? 'staging'
+  if (commandBase !== 'staging' && commandBase !== 'system') {
+    throw new TestRunInvalidError('command', `commandBase must be 'staging' or 'system', not ${JSON.stringify(commandBase)}`)
+  }
+  const program = command[0]
+  // Checked here on the name alone, so a suite can refuse before running
+  // anything; resolveProgram checks it again, symlinks included, at run time.
+  if (commandBase === 'staging' && path.isAbsolute(program)) {
+    throw new TestRunInvalidError('program-escapes', `test program ${JSON.stringify(program)} is an absolute path; it must be relative to the staging directory`)
+  }
+  if (commandBase === 'staging' && !isInside('/staging', path.resolve('/staging', program))) {
+    throw new TestRunInvalidError('program-escapes', `test program ${JSON.stringify(program)} resolves outside the staging directory`)
+  }
+  if (commandBase === 'system' && !path.isAbsolute(program) && program.includes('/')) {
+    throw new TestRunInvalidError('command', `system test program ${JSON.stringify(program)} must be an absolute path or a name looked up on PATH`)
+  }
+  const sandbox = init.sandbox ?? 'off'
+  if (!SANDBOX_MODES.includes(sandbox)) {
+    throw new TestRunInvalidError('sandbox', `sandbox must be one of ${SANDBOX_MODES.join(', ')}, not ${JSON.stringify(sandbox)}`)
   }
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMER_MS) {
     throw new TestRunInvalidError('timeout', `timeoutMs must be above 0 and at most ${MAX_TIMER_MS}, not ${timeoutMs}`)
@@ -210,7 +298,7 @@ function checkInit (init: TestRunInit): Limits {
   if (!Number.isFinite(killGraceMs) || killGraceMs < 0 || killGraceMs > MAX_TIMER_MS) {
     throw new TestRunInvalidError('kill-grace', `killGraceMs must be from 0 to ${MAX_TIMER_MS}, not ${killGraceMs}`)
   }
-  return { command, timeoutMs, maxOutputBytes, killGraceMs }
+  return { command, commandBase, sandbox, timeoutMs, maxOutputBytes, killGraceMs }
 }
 
 async function resolveCwd (cwd: string): Promise<string> {
@@ -247,12 +335,6 @@ async function resolveProgram (cwd: string, program: string): Promise<{ path: st
   }
   if (!isInside(cwd, real)) refuse(`is a symlink to ${real}, outside the staging directory ${cwd}`)
   return { path: real }
-}
-
-/** Whether `target` is strictly below `dir` (both absolute and normalised). */
-function isInside (dir: string, target: string): boolean {
-  const rel = path.relative(dir, target)
-  return rel !== '' && !path.isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${path.sep}`)
 }
 
 /** Whether `promise` settles within `ms`; the timer never outlives the wait. */

@@ -1,5 +1,6 @@
 /** Helpers for the testing-area tests: temp staging dirs holding small test scripts. */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { lstat, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
@@ -60,4 +61,44 @@ export async function readPid (file: string): Promise<number> {
   const text = await readFile(file, 'utf8')
   if (!text.endsWith('\n')) throw new Error(`pid file ${file} is incomplete: ${JSON.stringify(text)}`)
   return Number(text.trim())
+}
+
+/**
+ * Live processes (zombies excluded) whose argv or environment contains
+ * `marker`. Finds a test's processes from outside a sandbox, where the
+ * pids the test sees (in its own PID namespace) mean nothing.
+ */
+export async function liveProcessesMentioning (marker: string): Promise<number[]> {
+  const found: number[] = []
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const pid = Number(entry)
+    if (pid === process.pid) continue
+    let text: string
+    try {
+      text = (await readFile(`/proc/${pid}/cmdline`, 'latin1')) + (await readFile(`/proc/${pid}/environ`, 'latin1'))
+    } catch {
+      continue // gone, or not ours to read
+    }
+    if (text.includes(marker) && await isRunning(pid)) found.push(pid)
+  }
+  return found
+}
+
+/** SHA-256 over the paths, modes and contents of every entry under `dir`, in sorted order. */
+export async function treeDigest (dir: string): Promise<string> {
+  const hash = createHash('sha256')
+  const walk = async (sub: string): Promise<void> => {
+    const entries = (await readdir(path.join(dir, sub), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))
+    for (const entry of entries) {
+      const rel = path.join(sub, entry.name)
+      const info = await lstat(path.join(dir, rel))
+      hash.update(`${rel}\0${info.mode}\0`)
+      if (entry.isDirectory()) await walk(rel)
+      else if (entry.isFile()) hash.update(await readFile(path.join(dir, rel)))
+      hash.update('\0')
+    }
+  }
+  await walk('')
+  return hash.digest('hex')
 }

@@ -156,6 +156,20 @@ describe('runReleaseTest: bounded output', () => {
     expect(result.logDigest).toBe(sha256(expected))
   })
 
+  it('cuts 50 MB of output to the cap instead of buffering it, while counting and hashing all of it', async () => {
+    const cwd = await dirs.make()
+    const total = 50 * 1024 * 1024
+    await script(cwd, 'test.sh', `yes 0123456789 | head -c ${total}`)
+    const cap = 4096
+    const result = await runReleaseTest({ cwd, command: ['test.sh'], timeoutMs: 120_000, maxOutputBytes: cap })
+    expect(result.pass).toBe(true)
+    expect(result.outputBytes).toBe(total)
+    expect(Buffer.byteLength(result.outputTail)).toBeLessThanOrEqual(cap)
+    const expected = Buffer.alloc(total, '0123456789\n')
+    expect(result.outputTail).toBe(expected.subarray(total - cap).toString())
+    expect(result.logDigest).toBe(sha256(expected))
+  })
+
   it('defaults the tail to DEFAULT_MAX_OUTPUT_BYTES', async () => {
     const cwd = await dirs.make()
     await script(cwd, 'lines.sh', LINES_SCRIPT)
