@@ -1,4 +1,5 @@
 import type { DefaultRule, PlanStyle, RolloutPlan } from '../release/index.ts'
+import type { EffectiveOverride } from './vendor-override.ts'
 
 /**
  * The rule of every cluster: its own if the plan names it, else the default
@@ -42,10 +43,13 @@ export function prerequisiteClosure (plan: RolloutPlan, clusterId: string): stri
 /** A cluster's own result, before looking at its prerequisites. */
 export interface ClusterVerdict {
   members: number
+  /** What counts toward the quorum: passes and cleared members (rule 14). */
   passes: number
   quorum: number
-  /** A member failed or went silent (rules 5, 6). */
+  /** A member failed or went silent, and no clear covers it (rules 5, 6, 14). */
   failed: boolean
+  /** The override in force is a halt (rule 13). */
+  halted: boolean
   /** When the quorum of passes was reached, if it was and nothing failed. */
   quorumAt?: number
 }
@@ -63,16 +67,17 @@ export interface Gate {
 }
 
 /**
- * Rules 6, 7, 8: when each cluster passed: it has members, its own quorum
- * was reached, nothing in it failed, and nothing in its closure failed (a
- * blocked cluster has not passed, whatever its own representatives said).
+ * Rules 6, 7, 8, 13: when each cluster passed: it has members, its own quorum
+ * was reached, nothing in it failed, nothing in its closure failed (a
+ * blocked cluster has not passed, whatever its own representatives said),
+ * and it is not halted (a halt takes back a pass, so nothing gates on it).
  * An empty cluster never passes, so a membership lag cannot open a gate.
  */
 export function passTimes (closures: ReadonlyMap<string, readonly string[]>, verdicts: ReadonlyMap<string, ClusterVerdict>): Map<string, number> {
   const failed = (id: string): boolean => verdicts.get(id)?.failed === true
   const passed = new Map<string, number>()
   for (const [id, verdict] of verdicts) {
-    if (verdict.members === 0 || verdict.failed || verdict.quorumAt === undefined) continue
+    if (verdict.members === 0 || verdict.failed || verdict.halted || verdict.quorumAt === undefined) continue
     if ((closures.get(id) ?? []).some(failed)) continue
     passed.set(id, verdict.quorumAt)
   }
@@ -80,7 +85,7 @@ export function passTimes (closures: ReadonlyMap<string, readonly string[]>, ver
 }
 
 /**
- * Rules 4, 7: the gate of one cluster.
+ * Rules 4, 7, 13, 14: the gate of one cluster.
  *
  * - Blocked when any transitive prerequisite failed: an upgrade that broke a
  *   cluster the vendor put first must not reach the ones it guards (§4).
@@ -89,10 +94,14 @@ export function passTimes (closures: ReadonlyMap<string, readonly string[]>, ver
  *   'front-loading' opens every cluster at first sight (its followers still
  *   gate). 'all-at-once' has no gate: it opens at first sight too, so its
  *   views still show who a staged plan would have elected.
+ * - Closed while the cluster is halted: nobody may start, so nobody is
+ *   replaced for not starting (rule 13).
+ * - Under a clear, opened no earlier than the clear: representatives held
+ *   back by a failure or a halt get a full start timeout from it (rule 14).
  */
 export function gateOf (
   clusterId: string, closure: readonly string[], verdicts: ReadonlyMap<string, ClusterVerdict>,
-  passed: ReadonlyMap<string, number>, style: PlanStyle, seenAt: number
+  passed: ReadonlyMap<string, number>, style: PlanStyle, seenAt: number, override?: EffectiveOverride
 ): Gate {
   const blockedBy = closure.filter(id => verdicts.get(id)?.failed === true)
   const gate: Gate = {
@@ -101,17 +110,20 @@ export function gateOf (
   }
   const passedAt = passed.get(clusterId)
   if (passedAt !== undefined) gate.passedAt = passedAt
+  if (override?.action === 'halt') return gate
+  const notBefore = override?.action === 'clear' ? Math.max(seenAt, override.at) : seenAt
   if (style !== 'staged') {
-    gate.openedAt = seenAt
+    gate.openedAt = notBefore
   } else if (blockedBy.length === 0 && gate.waitingOn.length === 0) {
-    gate.openedAt = closure.reduce((latest, id) => Math.max(latest, passed.get(id) ?? Infinity), seenAt)
+    gate.openedAt = closure.reduce((latest, id) => Math.max(latest, passed.get(id) ?? Infinity), notBefore)
   }
   return gate
 }
 
-/** "1/2 passes" or "no known members": how far a cluster is from passing. */
+/** "1/2 passes", "halted" or "no known members": how far a cluster is from passing. */
 export function progressOf (verdict: ClusterVerdict | undefined): string {
   if (verdict === undefined || verdict.members === 0) return 'no known members'
+  if (verdict.halted) return 'halted'
   return `${verdict.passes}/${verdict.quorum} passes`
 }
 

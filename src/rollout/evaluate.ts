@@ -10,6 +10,8 @@ import { EMPTY_LEDGER } from './rollout-state.ts'
 import type { ClusterLedger, RolloutState } from './rollout-state.ts'
 import { decideSelf } from './self-decision.ts'
 import type { SelfDecision } from './self-decision.ts'
+import { describeOverride, effectiveOverride } from './vendor-override.ts'
+import type { EffectiveOverride } from './vendor-override.ts'
 
 /** Where one cluster stands in this release's rollout, as of `now`. */
 export interface ClusterView {
@@ -30,16 +32,20 @@ export interface ClusterView {
   started: string[]
   /** Distinct members with a passing outcome (and no failure), sorted. */
   passes: string[]
-  /** Distinct members with a failing outcome, sorted. */
+  /** Distinct members with a failing outcome no clear covers, sorted. */
   failures: string[]
-  /** Started members with no outcome by start + testTimeoutMs + reportGraceMs, sorted (rule 5). */
+  /** Started members with no outcome by start + testTimeoutMs + reportGraceMs, no clear covering it, sorted (rule 5). */
   silent: string[]
+  /** Members whose failure or silence a vendor's clear disregarded; they count toward the quorum, sorted (rule 14). */
+  cleared: string[]
   /** Outcomes from peers that are not members of this cluster: never counted (rule 6). */
   ignoredOutcomes: number
   /** Effective quorum: max(1, min(q, kEff)) (rule 6). */
   quorum: number
-  state: 'empty' | 'waiting' | 'testing' | 'passed' | 'failed' | 'blocked'
-  /** When representatives may start (rule 4). */
+  state: 'empty' | 'waiting' | 'testing' | 'passed' | 'failed' | 'blocked' | 'halted'
+  /** The vendor override in force for this cluster, release-wide or its own (rule 12). */
+  override?: EffectiveOverride
+  /** When representatives may start (rule 4); never while halted (rule 13). */
   openedAt?: number
   /** When the quorum of passes was reached, if the cluster passed. */
   passedAt?: number
@@ -65,6 +71,7 @@ interface ClusterFacts {
   seats: number
   tally: OutcomeTally
   verdict: ClusterVerdict
+  override?: EffectiveOverride
 }
 
 /**
@@ -90,7 +97,7 @@ export function evaluate (state: RolloutState, now: number): RolloutView {
   for (const id of clusterIds) {
     const fact = facts.get(id) as ClusterFacts
     const closure = closures.get(id) ?? []
-    const gate = gateOf(id, closure, verdicts, passed, plan.style, state.seenAt)
+    const gate = gateOf(id, closure, verdicts, passed, plan.style, state.seenAt, fact.override)
     const eligible = new Set(fact.ranking)
     const startedAt = new Map([...fact.ledger.starts].filter(([peerId]) => eligible.has(peerId)))
     const election = electRepresentatives({
@@ -119,10 +126,10 @@ export function evaluate (state: RolloutState, now: number): RolloutView {
 }
 
 /**
- * Rules 3, 5, 6: membership, ranking, kEff = min(k, eligible),
- * qEff = max(1, min(q, kEff)), and the outcome tally. A cluster with no
- * eligible member still needs one pass (qEff ≥ 1): a rule can shrink with a
- * small cluster but never vanish.
+ * Rules 3, 5, 6, 12–14: membership, ranking, kEff = min(k, eligible),
+ * qEff = max(1, min(q, kEff)), the override in force, and the outcome tally
+ * under it. A cluster with no eligible member still needs one pass
+ * (qEff ≥ 1): a rule can shrink with a small cluster but never vanish.
  */
 function factsOf (state: RolloutState, clusterId: string, rule: DefaultRule, now: number): ClusterFacts {
   const { plan, testTimeoutMs } = state.release
@@ -130,15 +137,21 @@ function factsOf (state: RolloutState, clusterId: string, rule: DefaultRule, now
   const ranking = rankEligible([...ledger.members].map(([peerId, member]) => ({ peerId, ...member })))
   const seats = Math.min(rule.k, ranking.length)
   const quorum = Math.max(1, Math.min(rule.q, seats))
-  const tally = tallyOutcomes(ledger, testTimeoutMs + plan.reportGraceMs, now)
+  const override = effectiveOverride(state.override, ledger.override)
+  const clearedAt = override?.action === 'clear' ? override.at : undefined
+  const tally = tallyOutcomes(ledger, testTimeoutMs + plan.reportGraceMs, now, clearedAt)
   const failed = tally.failures.length > 0 || tally.silent.length > 0
-  const verdict: ClusterVerdict = { members: ledger.members.size, passes: tally.passes.length, quorum, failed }
+  const verdict: ClusterVerdict = {
+    members: ledger.members.size, passes: tally.passTimes.length, quorum, failed, halted: override?.action === 'halt'
+  }
   const quorumAt = tally.passTimes[quorum - 1]
   if (!failed && quorumAt !== undefined) verdict.quorumAt = quorumAt
-  return { clusterId, rule, ledger, ranking, seats, tally, verdict }
+  const facts: ClusterFacts = { clusterId, rule, ledger, ranking, seats, tally, verdict }
+  if (override !== undefined) facts.override = override
+  return facts
 }
 
-/** Rule 9: failed > blocked > passed > testing > waiting; empty when nobody is known. */
+/** Rule 9: halted > failed > blocked > passed > testing > waiting; empty when nobody is known. */
 function viewOf (
   fact: ClusterFacts, prerequisites: string[], gate: Gate, election: Election, verdicts: ReadonlyMap<string, ClusterVerdict>
 ): ClusterView {
@@ -155,18 +168,24 @@ function viewOf (
     passes: tally.passes,
     failures: tally.failures,
     silent: tally.silent,
+    cleared: tally.cleared,
     ignoredOutcomes: tally.ignoredOutcomes,
     quorum: verdict.quorum,
     state: 'waiting',
     reason: ''
   }
+  if (fact.override !== undefined) view.override = fact.override
   if (gate.openedAt !== undefined) view.openedAt = gate.openedAt
   if (gate.passedAt !== undefined) view.passedAt = gate.passedAt
 
-  const progress = `${verdict.passes}/${verdict.quorum} passes`
+  const cleared = tally.cleared.length === 0 ? '' : ` (${tally.cleared.length} cleared by the vendor)`
+  const progress = `${verdict.passes}/${verdict.quorum} passes${cleared}`
   if (verdict.members === 0) {
     view.state = 'empty'
     view.reason = 'no known members'
+  } else if (fact.override?.action === 'halt') {
+    view.state = 'halted'
+    view.reason = describeOverride(fact.override)
   } else if (verdict.failed) {
     view.state = 'failed'
     view.reason = `failed: ${failureCauses(tally).join('; ')}`

@@ -10,9 +10,15 @@ export interface OutcomeTally {
   failures: string[]
   /** Started members with no outcome by start + test timeout + grace. */
   silent: string[]
+  /**
+   * Members whose every failure and silence came at or before a vendor's
+   * clear: disregarded as failures, counted toward the quorum (rule 14).
+   * Never also in `passes`, `failures` or `silent`.
+   */
+  cleared: string[]
   /** Distinct (peer, verdict) outcomes from peers that are not members: never counted. */
   ignoredOutcomes: number
-  /** Times of the counted passes, ascending. */
+  /** Times of the counted passes, ascending; a cleared member counts at the clear's time. */
   passTimes: number[]
   /** Future silence deadlines of started members still owing an outcome (rule 11). */
   silenceDeadlines: number[]
@@ -29,9 +35,15 @@ export interface OutcomeTally {
  * counts as a failure (a machine the upgrade crashed cannot report). An
  * outcome at exactly that deadline is in time; from the deadline on, a member
  * with no outcome at or before it is silent, even if a late outcome arrives.
+ *
+ * Rule 14: with a clear in force at `clearedAt`, a member whose failure (or
+ * silence deadline) is at or before it is cleared: the vendor judged it
+ * irrelevant, so it stands for the pass the test would have given, at the
+ * clear's time. A failure after the clear is news the vendor has not judged
+ * and counts as usual.
  */
-export function tallyOutcomes (ledger: ClusterLedger, silenceAfterMs: number, now: number): OutcomeTally {
-  const tally: OutcomeTally = { started: [], passes: [], failures: [], silent: [], ignoredOutcomes: 0, passTimes: [], silenceDeadlines: [] }
+export function tallyOutcomes (ledger: ClusterLedger, silenceAfterMs: number, now: number, clearedAt?: number): OutcomeTally {
+  const tally: OutcomeTally = { started: [], passes: [], failures: [], silent: [], cleared: [], ignoredOutcomes: 0, passTimes: [], silenceDeadlines: [] }
   for (const [peerId, outcome] of ledger.outcomes) {
     if (!ledger.members.has(peerId)) {
       tally.ignoredOutcomes += (outcome.passAt === undefined ? 0 : 1) + (outcome.failAt === undefined ? 0 : 1)
@@ -40,15 +52,23 @@ export function tallyOutcomes (ledger: ClusterLedger, silenceAfterMs: number, no
   for (const peerId of [...ledger.members.keys()].sort()) {
     const outcome = ledger.outcomes.get(peerId)
     const startAt = ledger.starts.get(peerId)
-    let silent = false
+    let silentAt: number | undefined
     if (startAt !== undefined) {
       tally.started.push(peerId)
       const deadline = startAt + silenceAfterMs
       const firstOutcomeAt = Math.min(outcome?.passAt ?? Infinity, outcome?.failAt ?? Infinity)
       if (firstOutcomeAt > deadline) {
-        if (deadline <= now) silent = true
+        if (deadline <= now) silentAt = deadline
         else tally.silenceDeadlines.push(deadline)
       }
+    }
+    const silent = silentAt !== undefined
+    // A member that went silent and reported a failure later failed last at the failure.
+    const lastFailureAt = outcome?.failAt ?? silentAt
+    if (clearedAt !== undefined && lastFailureAt !== undefined && lastFailureAt <= clearedAt) {
+      tally.cleared.push(peerId)
+      tally.passTimes.push(clearedAt)
+      continue
     }
     if (silent) tally.silent.push(peerId)
     if (outcome?.failAt !== undefined) tally.failures.push(peerId)

@@ -2,6 +2,8 @@ import type { RolloutPlan } from '../release/index.ts'
 import { ROLE_TIE_ORDER } from './constants.ts'
 import { PersistentMap } from './persistent-map.ts'
 import { rankKeyOf } from './representative-election.ts'
+import { overrideWins } from './vendor-override.ts'
+import type { OverrideAction, OverrideRecord } from './vendor-override.ts'
 
 /** What a machine owner asked for (rollout rule 3): volunteer, never, or let the ranking decide. */
 export type RolePreference = 'auto' | 'representative' | 'follower'
@@ -35,6 +37,13 @@ export type RolloutEvent =
   | { type: 'test-started', at: number, clusterId: string, peerId: string }
   /** A validated, signed test outcome. */
   | { type: 'outcome', at: number, clusterId: string, peerId: string, pass: boolean }
+  /**
+   * A validated vendor override of this release (rules 12–14): halt or
+   * clear one cluster, or every cluster when `clusterId` is absent. `at` is
+   * the vendor's issuedAt capped by when it was received; `sequence` is the
+   * vendor's per-app override sequence.
+   */
+  | { type: 'override', at: number, action: OverrideAction, clusterId?: string, sequence: number, reason?: string }
 
 /** One member of one cluster. */
 export interface MemberRecord {
@@ -61,6 +70,8 @@ export interface ClusterLedger {
   /** peerId → earliest `at` of its test-started announcement (first start wins). */
   readonly starts: PersistentMap<number>
   readonly outcomes: PersistentMap<OutcomeRecord>
+  /** The latest vendor override naming this cluster (rule 12). */
+  readonly override?: OverrideRecord
 }
 
 /**
@@ -75,9 +86,11 @@ export interface RolloutState {
   /** When this node first saw the release; opens front-loading and bounds staged openings (rule 4). */
   readonly seenAt: number
   readonly clusters: PersistentMap<ClusterLedger>
+  /** The latest release-wide vendor override (rule 12). */
+  readonly override?: OverrideRecord
 }
 
-const KNOWN_EVENTS: ReadonlySet<string> = new Set<RolloutEvent['type']>(['member-seen', 'test-started', 'outcome'])
+const KNOWN_EVENTS: ReadonlySet<string> = new Set<RolloutEvent['type']>(['member-seen', 'test-started', 'outcome', 'override'])
 
 /** The ledger of a cluster nothing was heard about. */
 export const EMPTY_LEDGER: ClusterLedger = { members: PersistentMap.empty(), starts: PersistentMap.empty(), outcomes: PersistentMap.empty() }
@@ -95,6 +108,7 @@ export function createRolloutState (release: RolloutRelease, self: RolloutSelf, 
  */
 export function applyEvent (state: RolloutState, event: RolloutEvent): RolloutState {
   if (!KNOWN_EVENTS.has(event.type)) return state // an unknown event from a newer peer teaches this engine nothing
+  if (event.type === 'override') return seeOverride(state, event)
   const ledger = state.clusters.get(event.clusterId) ?? EMPTY_LEDGER
   let next: ClusterLedger | undefined
   switch (event.type) {
@@ -104,6 +118,27 @@ export function applyEvent (state: RolloutState, event: RolloutEvent): RolloutSt
   }
   if (next === undefined) return state
   return { ...state, clusters: state.clusters.set(event.clusterId, next) }
+}
+
+/**
+ * Rule 12: per scope (the release, or one cluster) only the winning
+ * override is kept; the rest can never matter again, whatever arrives later.
+ * A cluster-scoped override is kept on that cluster's ledger even before any
+ * member is known: it must hold when members arrive.
+ */
+function seeOverride (state: RolloutState, event: Extract<RolloutEvent, { type: 'override' }>): RolloutState {
+  const record: OverrideRecord = {
+    action: event.action,
+    sequence: event.sequence,
+    at: event.at,
+    ...(event.reason === undefined ? {} : { reason: event.reason })
+  }
+  if (event.clusterId === undefined) {
+    return overrideWins(record, state.override) ? { ...state, override: record } : state
+  }
+  const ledger = state.clusters.get(event.clusterId) ?? EMPTY_LEDGER
+  if (!overrideWins(record, ledger.override)) return state
+  return { ...state, clusters: state.clusters.set(event.clusterId, { ...ledger, override: record }) }
 }
 
 /**

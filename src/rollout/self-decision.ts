@@ -2,6 +2,7 @@ import { describeProgress } from './cluster-gate.ts'
 import type { ClusterVerdict } from './cluster-gate.ts'
 import type { ClusterView } from './evaluate.ts'
 import type { RolloutState } from './rollout-state.ts'
+import { describeOverride } from './vendor-override.ts'
 
 /** What this machine should do now (rule 10). */
 export type SelfDecision =
@@ -13,35 +14,54 @@ export type SelfDecision =
   | { action: 'install', reason: string }
   /** Failed clusters that block this machine. */
   | { action: 'blocked', reason: string, blockedBy: string[] }
+  /** The vendor halted these clusters (ours and/or prerequisites): neither test, download nor install (rule 13). */
+  | { action: 'halted', reason: string, haltedBy: string[] }
 
 /**
  * Rule 10, in order:
- * 1. Our own outcome decides first: a representative installs right after its
+ * 1. A halt of our cluster, or (unless 'all-at-once', which gates on no
+ *    other cluster) of a transitive prerequisite, stops us before anything
+ *    else, even a representative whose own test passed (rule 13).
+ * 2. Our own outcome decides next: a representative installs right after its
  *    own test passed (Mirage §4: representatives test on the user machine
  *    itself, so a pass there is the strongest evidence there is), and a
- *    failure (even next to a pass) blocks us.
- * 2. 'all-at-once' gates nothing: every machine tests at once, then installs
+ *    failure (even next to a pass) blocks us, unless a clear covers it: then
+ *    it counts as our pass (rule 14). A cleared silence of ours is no
+ *    outcome: we are told what any member would be (test again, if elected).
+ * 3. 'all-at-once' gates nothing: every machine tests at once, then installs
  *    on its own pass. It exists to measure what staging saves.
- * 3. A failure in our cluster or any transitive prerequisite blocks us.
- * 4. An elected representative tests once its cluster is open.
- * 5. Anyone else installs once our cluster and every prerequisite passed.
- * 6. Otherwise we wait, naming what we wait for and how far it is.
+ * 4. A failure in our cluster or any transitive prerequisite blocks us.
+ * 5. An elected representative tests once its cluster is open.
+ * 6. Anyone else installs once our cluster and every prerequisite passed.
+ * 7. Otherwise we wait, naming what we wait for and how far it is.
  */
 export function decideSelf (state: RolloutState, clusters: readonly ClusterView[], verdicts: ReadonlyMap<string, ClusterVerdict>, now: number): SelfDecision {
   const { self, release } = state
-  const ownOutcome = state.clusters.get(self.clusterId)?.outcomes.get(self.peerId)
-  if (ownOutcome?.failAt !== undefined) {
-    return { action: 'blocked', reason: `blocked: our own test failed in cluster ${self.clusterId}`, blockedBy: [self.clusterId] }
-  }
-  if (ownOutcome?.passAt !== undefined) return { action: 'install', reason: 'our own test passed' }
-  if (release.plan.style === 'all-at-once') {
-    return { action: 'test', reason: 'no staging (all-at-once): every machine tests the upgrade itself' }
-  }
-
   const own = clusters.find(view => view.clusterId === self.clusterId)
   // evaluate() always lists our cluster: we are a member of it from the start (rule 2)
   if (own === undefined) throw new Error(`bug: no view of our own cluster ${self.clusterId}`)
-  const scope = clusters.filter(view => view.clusterId === self.clusterId || own.prerequisites.includes(view.clusterId))
+  const gated = release.plan.style !== 'all-at-once'
+  const scope = clusters.filter(view => view.clusterId === self.clusterId || (gated && own.prerequisites.includes(view.clusterId)))
+
+  // The override itself, not the state: an empty prerequisite under a halt shows 'empty' but is halted all the same.
+  const halted = scope.filter(view => view.override?.action === 'halt')
+  if (halted.length > 0) {
+    const what = halted.map(view => view.clusterId === self.clusterId ? `cluster ${view.clusterId}` : `prerequisite ${view.clusterId}`)
+    const only = halted.length === 1 ? halted[0]?.override : undefined
+    const override = only === undefined ? 'halted by the vendor' : describeOverride(only)
+    return { action: 'halted', reason: `${what.join(', ')} ${override}`, haltedBy: halted.map(view => view.clusterId) }
+  }
+
+  const ownOutcome = state.clusters.get(self.clusterId)?.outcomes.get(self.peerId)
+  if (ownOutcome?.failAt !== undefined) {
+    // A clear of our silence alone is no evidence: we never finished, so we are told what anyone else is.
+    if (own.cleared.includes(self.peerId)) return { action: 'install', reason: 'our own test failed and the vendor cleared the failure' }
+    return { action: 'blocked', reason: `blocked: our own test failed in cluster ${self.clusterId}`, blockedBy: [self.clusterId] }
+  }
+  if (ownOutcome?.passAt !== undefined) return { action: 'install', reason: 'our own test passed' }
+  if (!gated) {
+    return { action: 'test', reason: 'no staging (all-at-once): every machine tests the upgrade itself' }
+  }
 
   const failed = scope.filter(view => view.state === 'failed').map(view => view.clusterId)
   if (failed.length > 0) return { action: 'blocked', reason: `blocked: ${failed.join(', ')} failed`, blockedBy: failed }

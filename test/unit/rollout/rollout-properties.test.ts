@@ -9,8 +9,9 @@ import { REPORT_GRACE_MS, START_TIMEOUT_MS as T, TEST_TIMEOUT_MS, stateOf } from
 /**
  * Generated cases: random acyclic plans (a cluster may only come after
  * clusters with a smaller index), member stories (announce, maybe start,
- * maybe report) over several start timeouts plus noise, seen at a random
- * `now`.
+ * maybe report) over several start timeouts plus noise and vendor
+ * overrides (halt and clear, release-wide or per cluster, with clashing
+ * sequences), seen at a random `now`.
  */
 const NAMED = ['c0', 'c1', 'c2', 'c3', 'c4']
 const UNNAMED = ['u0', 'u1']
@@ -61,6 +62,30 @@ const arbNoise = (clusterIds: string[]): fc.Arbitrary<RolloutEvent> => {
   )
 }
 
+type OverrideEvent = Extract<RolloutEvent, { type: 'override' }>
+
+/** Vendor overrides: few sequences, so scopes clash and ties (which the intake refuses) still happen. */
+const arbOverride = (clusterIds: string[]): fc.Arbitrary<OverrideEvent> => fc.record({
+  type: fc.constant('override' as const),
+  at: fc.nat(HORIZON_MS),
+  action: fc.constantFrom('halt' as const, 'clear' as const),
+  clusterId: fc.constantFrom(...clusterIds, 'elsewhere'),
+  sequence: fc.integer({ min: 1, max: 5 }),
+  reason: fc.constantFrom('a report', 'not our bug')
+}, { requiredKeys: ['type', 'at', 'action', 'sequence'] })
+
+/** Rule 12, written down independently: the highest sequence wins, ties toward halt, then earlier, then smaller reason. */
+function expectedOverride (events: readonly RolloutEvent[], clusterId: string): OverrideEvent | undefined {
+  const covering = events.filter((e): e is OverrideEvent => e.type === 'override' && (e.clusterId === undefined || e.clusterId === clusterId))
+  const rank = (e: OverrideEvent): [number, number, number, string] => [e.sequence, e.action === 'halt' ? 1 : 0, -e.at, e.reason ?? '']
+  const better = (a: OverrideEvent, b: OverrideEvent): boolean => {
+    const [x, y] = [rank(a), rank(b)]
+    for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return (x[i] as number) > (y[i] as number)
+    return x[3] < y[3]
+  }
+  return covering.reduce<OverrideEvent | undefined>((best, e) => best === undefined || better(e, best) ? e : best, undefined)
+}
+
 interface Case {
   plan: RolloutPlan
   self: RolloutSelf
@@ -73,8 +98,11 @@ interface Case {
 
 const arbCase: fc.Arbitrary<Case> = arbPlan.chain(plan => {
   const clusterIds = [...plan.clusters.map(rule => rule.name), ...UNNAMED]
-  const all = fc.tuple(fc.array(arbMemberStory(clusterIds), { maxLength: 16 }), fc.array(arbNoise(clusterIds), { maxLength: 6 }))
-    .map(([stories, noise]) => [...stories.flat(), ...noise])
+  const all = fc.tuple(
+    fc.array(arbMemberStory(clusterIds), { maxLength: 16 }),
+    fc.array(arbNoise(clusterIds), { maxLength: 6 }),
+    fc.array(arbOverride(clusterIds), { maxLength: 4 })
+  ).map(([stories, noise, overrides]) => [...stories.flat(), ...noise, ...overrides])
   return fc.record({
     plan: fc.constant(plan),
     self: fc.record({ peerId: fc.constant('me'), clusterId: fc.constantFrom(...clusterIds), role: fc.constantFrom(...ROLES) }),
@@ -117,13 +145,24 @@ describe('generated rollouts', () => {
       const scope = [own, ...own.prerequisites.map(id => clusters.get(id) as ClusterView)]
       const ownOutcome = state.clusters.get(c.self.clusterId)?.outcomes.get('me')
       const decision = view.self
+      // rule 13: a halt of our cluster, or of a prerequisite when anything gates, stops everything
+      const haltScope = c.plan.style === 'all-at-once' ? [own] : scope
+      const halted = haltScope.filter(v => expectedOverride(c.events, v.clusterId)?.action === 'halt').map(v => v.clusterId).sort()
+      if (decision.action !== 'halted') expect(halted).toEqual([])
       switch (decision.action) {
-        case 'install':
-          if (ownOutcome?.passAt === undefined || ownOutcome.failAt !== undefined) {
+        case 'halted':
+          expect(decision.haltedBy).toEqual(halted)
+          expect(decision.haltedBy.length).toBeGreaterThan(0)
+          break
+        case 'install': {
+          const ownPass = ownOutcome?.passAt !== undefined && ownOutcome.failAt === undefined
+          const ownCleared = ownOutcome?.failAt !== undefined && own.cleared.includes('me')
+          if (!ownPass && !ownCleared) {
             expect(c.plan.style).not.toBe('all-at-once')
             expect(scope.every(view => view.state === 'passed')).toBe(true)
           }
           break
+        }
         case 'blocked':
           expect(decision.blockedBy.length).toBeGreaterThan(0)
           for (const id of decision.blockedBy) {
@@ -182,9 +221,25 @@ describe('generated rollouts', () => {
         for (const id of [...v.passes, ...v.failures, ...v.silent, ...v.started]) expect(members.has(id)).toBe(true)
         expect(v.passes.filter(id => v.failures.includes(id) || v.silent.includes(id))).toEqual([])
         const failed = v.failures.length + v.silent.length > 0
-        expect(v.state === 'failed').toBe(v.members > 0 && failed)
+        const override = expectedOverride(c.events, v.clusterId)
+        const halted = override?.action === 'halt'
+        expect(v.override?.action).toBe(override?.action)
+        expect(v.override?.sequence).toBe(override?.sequence)
+        expect(v.override?.scope).toBe(override === undefined ? undefined : override.clusterId === undefined ? 'release' : 'cluster')
+        expect(v.state === 'halted').toBe(v.members > 0 && halted)
+        expect(v.state === 'failed').toBe(v.members > 0 && failed && !halted)
+
+        // clears (rule 14): only failures and silences at or before the clear are cleared, and they are no longer failures
+        const clearedAt = override?.action === 'clear' ? override.at : -Infinity
+        expect([...v.passes, ...v.failures, ...v.silent].filter(id => v.cleared.includes(id))).toEqual([])
+        for (const id of v.cleared) {
+          const outcome = ledger?.outcomes.get(id)
+          const silentAt = (ledger?.starts.get(id) ?? Infinity) + TEST_TIMEOUT_MS + REPORT_GRACE_MS
+          expect(outcome?.failAt ?? silentAt).toBeLessThanOrEqual(clearedAt)
+        }
+        for (const id of v.failures) expect(ledger?.outcomes.get(id)?.failAt).toBeGreaterThan(clearedAt)
         if (v.state === 'passed') {
-          expect(v.passes.length).toBeGreaterThanOrEqual(v.quorum)
+          expect(v.passes.length + v.cleared.length).toBeGreaterThanOrEqual(v.quorum)
           expect(v.passedAt).toBeLessThanOrEqual(c.now)
         } else {
           expect(v.passedAt).toBeUndefined()
@@ -192,16 +247,46 @@ describe('generated rollouts', () => {
 
         // gates (rules 4, 7, 8)
         const prerequisites = v.prerequisites.map(id => clusters.get(id) as ClusterView)
-        expect(v.state === 'blocked').toBe(v.members > 0 && !failed && prerequisites.some(p => p.state === 'failed'))
+        const prerequisiteFailed = prerequisites.some(p => p.failures.length + p.silent.length > 0)
+        expect(v.state === 'blocked').toBe(v.members > 0 && !failed && !halted && prerequisiteFailed)
         if (v.members === 0) expect(v.state).toBe('empty')
+        // a halted prerequisite has not passed: nothing behind it opens (rule 13)
+        for (const p of prerequisites) if (p.override?.action === 'halt') expect(p.passedAt).toBeUndefined()
+        const notBefore = Math.max(c.seenAt, clearedAt)
+        if (halted) expect(v.openedAt).toBeUndefined()
         if (c.plan.style === 'staged' && v.openedAt !== undefined) {
           expect(prerequisites.every(p => p.state === 'passed')).toBe(true)
-          expect(v.openedAt).toBe(Math.max(c.seenAt, ...prerequisites.map(p => p.passedAt as number)))
+          expect(v.openedAt).toBe(Math.max(notBefore, ...prerequisites.map(p => p.passedAt as number)))
         }
-        if (c.plan.style === 'staged' && prerequisites.every(p => p.state === 'passed')) expect(v.openedAt).toBeDefined()
-        if (c.plan.style !== 'staged') expect(v.openedAt).toBe(c.seenAt)
+        if (c.plan.style === 'staged' && !halted && prerequisites.every(p => p.state === 'passed')) expect(v.openedAt).toBeDefined()
+        if (c.plan.style !== 'staged') expect(v.openedAt).toBe(halted ? undefined : notBefore)
         if (v.state === 'testing') expect(v.representatives.length).toBeGreaterThan(0)
       }
+    }), PARAMS)
+  })
+
+  it('halt everything, whatever came before, on a release-wide halt with the highest sequence', () => {
+    fc.assert(fc.property(arbCase, c => {
+      const halt: RolloutEvent = { type: 'override', at: c.now, action: 'halt', sequence: 6 }
+      const { view } = run(c, [...c.events, halt])
+      expect(view.self.action).toBe('halted')
+      for (const v of view.clusters) {
+        expect(v.state).toBe(v.members === 0 ? 'empty' : 'halted')
+        expect(v.passedAt).toBeUndefined()
+        expect(v.openedAt).toBeUndefined()
+      }
+    }), PARAMS)
+  })
+
+  it('leave nothing failed or blocked on a release-wide clear at now with the highest sequence', () => {
+    fc.assert(fc.property(arbCase, c => {
+      const clear: RolloutEvent = { type: 'override', at: c.now, action: 'clear', sequence: 6 }
+      const { view } = run(c, [...c.events, clear])
+      for (const v of view.clusters) {
+        expect(['failed', 'blocked', 'halted']).not.toContain(v.state)
+        expect([...v.failures, ...v.silent]).toEqual([])
+      }
+      expect(['blocked', 'halted']).not.toContain(view.self.action)
     }), PARAMS)
   })
 
