@@ -19,7 +19,7 @@ export class PlanInvalidError extends Error {
 
 /** A manifest that fails its schema or one of its consistency rules. */
 export class ManifestInvalidError extends Error {
-  readonly reason: 'encoding' | 'schema' | 'format' | 'version' | 'times' | 'layout' | 'root-mismatch' | 'test' | 'plan' | 'env-spec'
+  readonly reason: 'encoding' | 'schema' | 'format' | 'version' | 'times' | 'layout' | 'root-mismatch' | 'test' | 'plan' | 'env-spec' | 'report-key' | 'targets'
   readonly path: string
 
   constructor (reason: ManifestInvalidError['reason'], path: string, message: string, options?: ErrorOptions) {

@@ -6,7 +6,7 @@ import { DEFAULT_CHUNK_SIZE_BYTES, MAX_ARTIFACT_CHUNKS, artifactRoot, chunkStrea
 import { DEFAULT_RELEASE_LIFETIME_MS, MANIFEST_FORMAT } from './constants.ts'
 import { PublishError } from './errors.ts'
 import { chunksPath, manifestPath } from './release-dir.ts'
-import { checkTestCommand } from './release-manifest.ts'
+import { checkTargets, checkTestCommand } from './release-manifest.ts'
 import { signRelease } from './signed-release.ts'
 import type { ReleaseTest } from './release-manifest.ts'
 import type { RolloutPlan } from './rollout-plan.ts'
@@ -33,6 +33,10 @@ export interface PublishInit {
   plan: RolloutPlan
   /** The environmental resources that matter to this release, shipped with it. */
   envSpec?: ShippedEnvSpec
+  /** The vendor's report public key (text form), signed into the manifest: where machines seal problem reports. */
+  reportKey?: string
+  /** The only clusters the release is for (any order; sorted into the manifest); absent: every machine. */
+  targets?: string[]
   key: Ed25519PrivateKey
   /** Where the release is written; must not exist or be empty. */
   outDir: string
@@ -56,6 +60,9 @@ export type PublishProgress =
  * directory without one is an unfinished publish, never a valid release.
  */
 export async function publishRelease (init: PublishInit): Promise<VerifiedRelease> {
+  // Before any chunk is written: a target that would wait forever is the vendor's mistake to fix first.
+  const targets = init.targets === undefined ? undefined : [...init.targets].sort(compareNames)
+  if (targets !== undefined) checkTargets(init.plan, targets)
   await checkArtifactDir(init.artifactDir, init.test)
   await prepareOutDir(init.outDir)
   const chunkSize = init.chunkSize ?? DEFAULT_CHUNK_SIZE_BYTES
@@ -98,12 +105,18 @@ export async function publishRelease (init: PublishInit): Promise<VerifiedReleas
     artifact: { ...layout, root: artifactRoot(layout) },
     test: init.test,
     plan: init.plan,
-    ...(init.envSpec === undefined ? {} : { envSpec: init.envSpec })
+    ...(init.envSpec === undefined ? {} : { envSpec: init.envSpec }),
+    ...(init.reportKey === undefined ? {} : { reportKey: init.reportKey }),
+    ...(targets === undefined ? {} : { targets })
   }, init.key)
   await writeFileAtomically(manifestPath(init.outDir), release.bytes)
   init.onProgress?.({ type: 'signed', id: release.id })
   log('published %s %s (%d bytes, %d chunks) as %s', init.app, init.version, size, count, release.id)
   return release
+}
+
+function compareNames (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
 }
 
 async function checkArtifactDir (dir: string, test: ReleaseTest): Promise<void> {

@@ -4,13 +4,14 @@ import { z } from 'zod'
 import { MAX_ARTIFACT_CHUNKS, artifactRoot, checkLayout } from '../content/index.ts'
 import { APP_NAME_PATTERN, CanonicalEncodingError, decodeCanonical, encodeCanonical } from '../trust/index.ts'
 import {
-  MANIFEST_FORMAT, MAX_MANIFEST_BYTES, MAX_RELEASE_LIFETIME_MS, MAX_TEST_ARG_LENGTH,
+  CLUSTER_NAME_PATTERN, MANIFEST_FORMAT, MAX_MANIFEST_BYTES, MAX_PLAN_CLUSTERS, MAX_RELEASE_LIFETIME_MS, MAX_TEST_ARG_LENGTH,
   MAX_TEST_ARGS, MAX_TEST_TIMEOUT_MS, MAX_VERSION_LENGTH, MIN_TEST_TIMEOUT_MS
 } from './constants.ts'
 import { ManifestInvalidError, PlanInvalidError } from './errors.ts'
-import { validatePlan } from './rollout-plan.ts'
+import { ruleForCluster, validatePlan } from './rollout-plan.ts'
 import { firstIssue } from './schema-issues.ts'
 import { checkEnvSpec } from '../env/index.ts'
+import { reportPublicKeyFromText, reportPublicKeyToText } from '../report/index.ts'
 import type { RolloutPlan } from './rollout-plan.ts'
 import type { ResourceSpec } from '../env/index.ts'
 
@@ -54,6 +55,19 @@ export interface ReleaseManifest {
    * owners' additions) to find their cluster for this release.
    */
   envSpec?: ShippedEnvSpec
+  /**
+   * The vendor's report public key, text form (`mirage-report-key:…`):
+   * a machine whose test or health check of this release fails seals its
+   * problem report to it (Mirage §3, integrated problem reporting). Signed
+   * with the release, so a peer cannot swap in a key of its own.
+   */
+  reportKey?: string
+  /**
+   * The only clusters this release is for (a fix for some clusters), sorted
+   * and unique; absent: every machine. A targeted cluster's plan rule may
+   * only come `after` targeted clusters (see `checkTargets`).
+   */
+  targets?: string[]
 }
 
 /** An env spec as a release carries it: the app is the release's. */
@@ -61,6 +75,9 @@ export interface ShippedEnvSpec {
   salt?: string
   resources: ResourceSpec[]
 }
+
+/** Longer than the text form (`mirage-report-key:` + 43 characters) is never a report key; bounds the work before parsing. */
+const REPORT_KEY_TEXT_MAX_CHARS = 128
 
 const safeCount = (what: string) => z.int(`${what} must be an integer`).min(0, `${what} must not be negative`)
 const testArg = z.string().min(1, 'a test argument must not be empty').max(MAX_TEST_ARG_LENGTH, `a test argument must be at most ${MAX_TEST_ARG_LENGTH} characters`)
@@ -84,8 +101,15 @@ const manifestSchema = z.strictObject({
     timeoutMs: z.int('timeoutMs must be an integer').min(MIN_TEST_TIMEOUT_MS, `timeoutMs must be at least ${MIN_TEST_TIMEOUT_MS}`).max(MAX_TEST_TIMEOUT_MS, `timeoutMs must be at most ${MAX_TEST_TIMEOUT_MS}`)
   }),
   plan: z.unknown(),
-  envSpec: z.unknown().optional()
+  envSpec: z.unknown().optional(),
+  reportKey: z.string().max(REPORT_KEY_TEXT_MAX_CHARS, 'reportKey is not a report public key').optional(),
+  targets: z.array(z.string().regex(CLUSTER_NAME_PATTERN, 'a target must be a cluster name: 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit'))
+    .min(1, 'targets, when present, names at least one cluster (absent means every machine)')
+    .max(MAX_PLAN_CLUSTERS, `targets names at most ${MAX_PLAN_CLUSTERS} clusters`)
+    .optional()
 })
+
+
 
 /** Validates a manifest value: the schema, then every rule that ties fields together. */
 export function validateManifest (value: unknown): ReleaseManifest {
@@ -121,10 +145,67 @@ export function validateManifest (value: unknown): ReleaseManifest {
     if (!(err instanceof PlanInvalidError)) throw err
     throw new ManifestInvalidError('plan', err.path === '' ? 'plan' : `plan.${err.path}`, err.detail, { cause: err })
   }
-  const { envSpec: rawEnvSpec, ...rest } = m
+  const { envSpec: rawEnvSpec, reportKey, targets, ...rest } = m
   const manifest: ReleaseManifest = { ...rest, artifact: { ...m.artifact, root: CID.asCID(m.artifact.root) as CID }, plan }
   if (rawEnvSpec !== undefined) manifest.envSpec = validateShippedEnvSpec(m.app, rawEnvSpec)
+  // Absent stays absent (never `undefined`): a manifest without these fields encodes as it always did.
+  if (reportKey !== undefined) manifest.reportKey = checkReportKeyText(reportKey)
+  if (targets !== undefined) {
+    checkTargets(plan, targets)
+    checkTargetsOrder(targets)
+    manifest.targets = targets
+  }
   return manifest
+}
+
+/** The report key must be the canonical text of an X25519 public key: one key, one text, one manifest. */
+function checkReportKeyText (text: string): string {
+  let canonical: string
+  try {
+    canonical = reportPublicKeyToText(reportPublicKeyFromText(text))
+  } catch (err) {
+    if ((err as Error).name !== 'ReportKeyFormatError') throw err
+    throw new ManifestInvalidError('report-key', 'reportKey', (err as Error).message, { cause: err })
+  }
+  if (canonical !== text) throw new ManifestInvalidError('report-key', 'reportKey', 'must be the report key\'s text exactly, without surrounding space')
+  return text
+}
+
+/** Sorted (and so, with `checkTargets`, unique): one set of targets has one encoding. */
+function checkTargetsOrder (targets: readonly string[]): void {
+  for (let i = 1; i < targets.length; i++) {
+    if ((targets[i] as string) < (targets[i - 1] as string)) throw new ManifestInvalidError('targets', `targets[${i}]`, 'targets must be sorted by name')
+  }
+}
+
+/**
+ * The rules of a target list, in any order (the publisher checks before it
+ * sorts): 1 to MAX_PLAN_CLUSTERS cluster names, none twice; and a targeted
+ * cluster may come only after targeted clusters: a cluster the release does
+ * not target never tests it, so a cluster waiting for one would wait
+ * forever. The `after` rule is checked on each target's own plan rule, or
+ * the plan's default rule for a target the plan does not name; a chain of
+ * targets is therefore checked link by link. Throws ManifestInvalidError
+ * (reason `targets`) naming both clusters.
+ */
+export function checkTargets (plan: RolloutPlan, targets: readonly string[]): void {
+  if (targets.length === 0) throw new ManifestInvalidError('targets', 'targets', 'targets, when present, names at least one cluster (absent means every machine)')
+  if (targets.length > MAX_PLAN_CLUSTERS) throw new ManifestInvalidError('targets', 'targets', `targets names at most ${MAX_PLAN_CLUSTERS} clusters`)
+  const targeted = new Set<string>()
+  targets.forEach((target, index) => {
+    if (!CLUSTER_NAME_PATTERN.test(target)) throw new ManifestInvalidError('targets', `targets[${index}]`, `"${target.slice(0, 70)}" is not a cluster name`)
+    if (targeted.has(target)) throw new ManifestInvalidError('targets', `targets[${index}]`, `cluster "${target}" is listed twice`)
+    targeted.add(target)
+  })
+  targets.forEach((target, index) => {
+    const named = plan.clusters.some(rule => rule.name === target)
+    for (const prerequisite of ruleForCluster(plan, target).after) {
+      if (targeted.has(prerequisite)) continue
+      throw new ManifestInvalidError('targets', `targets[${index}]`,
+        `cluster "${target}" is targeted, but ${named ? 'its plan rule' : 'the plan\'s default rule, which applies to it,'} comes after cluster "${prerequisite}", ` +
+        `which is not targeted: "${target}" would wait forever for "${prerequisite}" to test this release (target "${prerequisite}" too, or change the plan)`)
+    }
+  })
 }
 
 /** The shipped spec must be exactly what `checkEnvSpec` accepts, defaults written out (so it signs canonically). */

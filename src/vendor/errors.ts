@@ -1,6 +1,6 @@
-/** A vendor directory that cannot be used as asked. */
+/** A vendor directory that cannot be used as asked (`busy`: another command holds one of its logs). */
 export class VendorDirError extends Error {
-  readonly reason: 'exists' | 'missing' | 'state-corrupt'
+  readonly reason: 'exists' | 'missing' | 'state-corrupt' | 'busy'
   readonly dir: string
 
   constructor (reason: VendorDirError['reason'], dir: string, message: string, options?: ErrorOptions) {
@@ -37,6 +37,23 @@ export class VendorClusterError extends Error {
   constructor (reason: VendorClusterError['reason'], message: string, options?: ErrorOptions) {
     super(message, options)
     this.name = 'VendorClusterError'
+    this.reason = reason
+  }
+}
+
+/**
+ * A halt or clear that cannot be issued as asked: the release given is
+ * neither a release directory nor a release id (`release`), the app is
+ * missing or disagrees with the release (`app`), the override would be
+ * refused by every node (`invalid`: a reason with control characters, a bad
+ * cluster name). All of them are about what the vendor asked for.
+ */
+export class VendorOverrideError extends Error {
+  readonly reason: 'release' | 'app' | 'invalid'
+
+  constructor (reason: VendorOverrideError['reason'], message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = 'VendorOverrideError'
     this.reason = reason
   }
 }

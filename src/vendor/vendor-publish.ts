@@ -21,6 +21,8 @@ export interface VendorPublishInit {
   now?: number
   /** An env spec file (docs/FORMATS.md) to ship with the release. */
   envSpecPath?: string
+  /** The only clusters the release is for (a fix); absent: every machine. */
+  targets?: string[]
   signal?: AbortSignal
   onProgress?: (event: PublishProgress) => void
 }
@@ -52,6 +54,9 @@ export async function vendorPublish (init: VendorPublishInit): Promise<VerifiedR
     test: { command: init.testCommand, timeoutMs: init.testTimeoutMs ?? DEFAULT_TEST_TIMEOUT_MS },
     plan,
     ...(envSpec === undefined ? {} : { envSpec: { ...(envSpec.salt === undefined ? {} : { salt: envSpec.salt }), resources: envSpec.resources } }),
+    // Always: a machine whose test fails must know where to seal its report.
+    reportKey: init.vendor.reportPublicKeyText,
+    ...(init.targets === undefined ? {} : { targets: init.targets }),
     key: init.vendor.key,
     outDir: init.outDir,
     chunkSize: init.chunkSize,

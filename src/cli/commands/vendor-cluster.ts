@@ -1,9 +1,10 @@
 import { resolve } from 'node:path'
 import { loadNodeConfig, openControlStream } from '../../node/index.ts'
 import { APP_NAME_PATTERN } from '../../trust/index.ts'
-import { openVendorDir, saveCensus, vendorCluster } from '../../vendor/index.ts'
+import { saveCensus, vendorCluster } from '../../vendor/index.ts'
 import { EXIT_OK, integerOption, optionalString, requiredString } from '../command.ts'
 import { UsageError } from '../errors.ts'
+import { openVendorForCommand } from './vendor-open.ts'
 import type { VendorClusterResult } from '../../vendor/index.ts'
 import type { Command, ParsedArgs } from '../command.ts'
 
@@ -68,7 +69,7 @@ export const clusterCommand: Command = {
     if (prefix !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,55}$/.test(prefix)) {
       throw new UsageError(`--prefix must be 1-56 letters, digits, ".", "_" or "-", starting with a letter or digit, got "${prefix.slice(0, 70)}"`, path)
     }
-    const vendor = await openVendorDir(resolve(requiredString(args, 'vendor')))
+    const vendor = await openVendorForCommand(resolve(requiredString(args, 'vendor')), io)
     const weights = optionalString(args, 'weights')
     const reference = optionalString(args, 'reference')
     const out = optionalString(args, 'out')
