@@ -7,6 +7,8 @@ export function formatNodeStatus (status: NodeStatus): string {
   const lines = [`${status.seed ? 'seed' : 'node'} ${status.peerId} (${status.connectedPeers} peers connected)`]
   for (const address of status.addresses) lines.push(`  listening on ${address}`)
   if (status.uploaded.bytes > 0) lines.push(`  uploaded ${status.uploaded.bytes} bytes in ${status.uploaded.chunks} chunks`)
+  const { waiting, delivered, custody } = status.reports
+  if (waiting + delivered + custody > 0) lines.push(`  problem reports: ${waiting} waiting for the vendor, ${delivered} delivered, ${custody} held for other machines`)
   for (const app of status.apps) {
     const installed = app.installed?.version === undefined ? 'nothing installed' : `installed ${app.installed.version} (sequence ${app.installed.sequence ?? '?'})`
     lines.push('', `app ${app.app}: cluster ${app.clusterId}, ${installed}`)

@@ -37,6 +37,17 @@ import type { CID } from 'multiformats/cid'
 
 const log = logger('mirage:fetch:download')
 
+/** What the download tells `peers()` about its need for more holders. */
+export interface PeersHint {
+  /**
+   * Some chunk is still needed and a known peer could take a request, yet
+   * none of the known peers advertises a chunk to ask for: only new holders
+   * help. False while the known peers keep the download busy, when a costly
+   * search (a DHT query reaches ~20 peers) would find nothing it needs.
+   */
+  starved: boolean
+}
+
 export interface DownloadInit {
   /** Root CID of the artifact (from the signed manifest). */
   root: CID
@@ -51,7 +62,7 @@ export interface DownloadInit {
    * connected peers). Called at the start, every `peerRefreshMs`, and sooner
    * when there is nothing to do.
    */
-  peers: () => Promise<string[]> | string[]
+  peers: (hint: PeersHint) => Promise<string[]> | string[]
   /**
    * Peer ids of the vendor/seed: asked only for chunks no other candidate
    * holds, or whose other holders all failed them, so the vendor uploads
@@ -164,6 +175,8 @@ class Download {
   readonly #requestTimeoutMs: number
   readonly #stallTimeoutMs: number
   readonly #haveRefreshMs: number
+  /** Whether the last pass found nothing to ask the known peers for (see PeersHint). */
+  #starved = false
   readonly #peerRefreshMs: number
   readonly #maxPeers: number
   readonly #maxResponseBytes: number
@@ -280,6 +293,8 @@ class Download {
     const budget = Math.min(this.#bufferBudget - scheduler.inFlight - scheduler.storing, this.#maxInFlight - scheduler.inFlight)
     const { assignments, starved } = scheduler.assign(now, budget)
     for (const { peer, index } of assignments) this.#fetch(peer, index)
+    // Starved with nothing in flight: the known peers have nothing for us.
+    this.#starved = starved || (scheduler.inFlight === 0 && scheduler.storing === 0 && assignments.length === 0 && !scheduler.complete)
 
     if (starved) {
       // Nothing matched a free peer: bitfields or the peer list are stale.
@@ -347,7 +362,7 @@ class Download {
     const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(() => { reject(new Error('peers() did not answer in time')) }, this.#peerRefreshMs + this.#requestTimeoutMs)
     })
-    Promise.race([Promise.resolve().then(() => this.#init.peers()), timeout])
+    Promise.race([Promise.resolve().then(() => this.#init.peers({ starved: this.#starved })), timeout])
       .then((peers) => {
         for (const peer of peers) this.#addSession(peer, false)
       }, (err: unknown) => {
@@ -480,7 +495,11 @@ class Download {
           this.#dropPeer(session, 'protocol', `bitfield of ${response.bits.byteLength} bytes does not fit ${this.#layout.chunks.length} chunks`)
           return
         }
-        session.nextHaveAt = performance.now() + this.#haveRefreshMs
+        // A peer holding every chunk has nothing new to tell: asking it
+        // every few hundred ms only costs both sides (a starved scheduler
+        // still asks again, see #tick).
+        const holdsAll = countBits(response.bits) === this.#layout.chunks.length
+        session.nextHaveAt = holdsAll ? Infinity : performance.now() + this.#haveRefreshMs
         // Any good answer shows the peer works (a peer with nothing for us
         // only ever answers bitfields).
         session.strikes = 0

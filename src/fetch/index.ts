@@ -34,5 +34,5 @@ export type { AssignResult, Assignment, ChunkSchedulerInit, ChunkState, FailResu
 export { ChunkChannel } from './chunk-channel.ts'
 export type { ChunkChannelInit, ChunkDialer } from './chunk-channel.ts'
 export { downloadArtifact } from './download-artifact.ts'
-export type { ChunkFailureReason, DownloadInit, DownloadProgress, DownloadResult, PeerDropReason } from './download-artifact.ts'
+export type { ChunkFailureReason, DownloadInit, DownloadProgress, DownloadResult, PeerDropReason, PeersHint } from './download-artifact.ts'
 export { libp2pChunkDialer } from './libp2p-chunk-dialer.ts'

@@ -47,3 +47,13 @@ export async function pointCurrentAt (root: string, name: string): Promise<void>
   // the new one.
   await fsyncPath(root)
 }
+
+/** Removes `current` (nothing runs), durably; no link is not an error. */
+export async function removeCurrentLink (root: string): Promise<void> {
+  try {
+    await unlink(path.join(root, CURRENT_LINK))
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  await fsyncPath(root)
+}

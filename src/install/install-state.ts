@@ -14,7 +14,8 @@ export interface InstallHistoryEntry {
   name: string
   /** Milliseconds since the epoch. */
   at: number
-  action: 'install' | 'rollback'
+  /** `withdraw`: `name` stopped being current and nothing replaced it. */
+  action: 'install' | 'rollback' | 'withdraw'
 }
 
 export interface InstallState {
@@ -72,7 +73,7 @@ function parseState (value: unknown): InstallState {
     if (typeof entry !== 'object' || entry === null) throw new Error('a history entry is not an object')
     const { name, at, action } = entry as Partial<InstallHistoryEntry>
     if (typeof at !== 'number' || !Number.isFinite(at)) throw new Error('a history entry has no valid time')
-    if (action !== 'install' && action !== 'rollback') throw new Error('a history entry has no valid action')
+    if (action !== 'install' && action !== 'rollback' && action !== 'withdraw') throw new Error('a history entry has no valid action')
     state.history.push({ name: versionField(name, 'history name'), at, action })
   }
   return state

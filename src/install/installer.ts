@@ -17,7 +17,7 @@ import {
   CURRENT_TEMP_PREFIX, MAX_HISTORY_ENTRIES, STAGING_DIR, STAGING_NAME_BYTES, STATE_FILE, STATE_TEMP_PREFIX, VERSIONS_DIR
 } from './constants.ts'
 import { NoPreviousVersionError, StagingPathError, VersionConflictError } from './errors.ts'
-import { pointCurrentAt, readCurrentLink } from './current-link.ts'
+import { pointCurrentAt, readCurrentLink, removeCurrentLink } from './current-link.ts'
 import { readInstallState, writeInstallState } from './install-state.ts'
 import type { InstallState } from './install-state.ts'
 import { fsyncPath, syncTree, treeDigest } from './tree-files.ts'
@@ -49,6 +49,12 @@ export interface Installer {
   install: (stagingPath: string, name: string) => Promise<InstallSwitch>
   /** Points `current` back at the previous version atomically (NoPreviousVersionError if none). */
   rollback: () => Promise<InstallSwitch>
+  /**
+   * Removes `current` so that no version runs: the way back from a first
+   * install that failed its health check, when there is nothing to roll
+   * back to. The version stays in versions/ (for the owner to inspect).
+   */
+  withdraw: () => Promise<void>
   /** The version `current` points at, read from the link itself. */
   current: () => Promise<string | undefined>
   /** Installed versions, sorted. */
@@ -189,6 +195,21 @@ class DirInstaller implements Installer {
       if (previous === undefined || previous === current) throw new NoPreviousVersionError('no previous version is recorded')
       if (!await versionExists(this.dir, previous)) throw new NoPreviousVersionError(`the previous version ${previous} is no longer installed`)
       return await this.#switchTo(previous, 'rollback')
+    })
+  }
+
+  async withdraw (): Promise<void> {
+    await this.#exclusive(async () => {
+      const before = await readCurrentLink(this.dir)
+      if (before === undefined) return
+      await removeCurrentLink(this.dir)
+      // No rollback target: the only version there was is the one withdrawn.
+      const state: InstallState = {
+        history: [...this.#state.history, { name: before, at: Date.now(), action: 'withdraw' as const }].slice(-MAX_HISTORY_ENTRIES)
+      }
+      await writeInstallState(this.#stateFile, state)
+      this.#state = state
+      log('withdraw: %s no longer current; nothing runs', before)
     })
   }
 

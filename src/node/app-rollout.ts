@@ -1,17 +1,19 @@
+import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { readArtifact } from '../content/index.ts'
-import { decodeTestOutcome, decodeTestStart } from '../overlay/index.ts'
+import { decodeOverride, decodeTestOutcome, decodeTestStart } from '../overlay/index.ts'
 import { applyEvent, createRolloutState, evaluate } from '../rollout/index.ts'
 import { rolloutKey } from '../store/index.ts'
-import { runReleaseTest } from '../testing/index.ts'
+import { runTestSuite } from '../testing/index.ts'
 import { SIGNATURE_DOMAINS, openEnvelope } from '../trust/index.ts'
 import type { ChunkStore } from '../content/index.ts'
+import { VERSIONS_DIR } from '../install/index.ts'
 import type { Installer } from '../install/index.ts'
-import type { TestOutcome, TestStart } from '../overlay/index.ts'
+import type { Override, TestOutcome, TestStart } from '../overlay/index.ts'
 import type { VerifiedRelease } from '../release/index.ts'
 import type { RolloutEvent, RolloutState, RolloutView } from '../rollout/index.ts'
 import type { RolloutRecord, RolloutStateName, Store } from '../store/index.ts'
-import type { TestResult } from '../testing/index.ts'
+import type { SuiteTest, TestResult, TestSuiteResult } from '../testing/index.ts'
 import type { AppConfig } from './config.ts'
 import type { LookupResult, MemberSeen } from './membership.ts'
 
@@ -45,7 +47,7 @@ export const ELECTION_SETTLE_MS = 5_000
 export const LOOKUP_RETRY_MS = 1_000
 
 /** States a release never leaves on its own. */
-const FINAL_STATES: ReadonlySet<RolloutStateName> = new Set(['installed', 'failed', 'superseded', 'rolled-back'])
+const FINAL_STATES: ReadonlySet<RolloutStateName> = new Set(['installed', 'failed', 'superseded', 'rolled-back', 'not-targeted'])
 
 export interface AppRolloutInit {
   app: string
@@ -71,6 +73,21 @@ export interface AppRolloutInit {
   download(release: VerifiedRelease, onChunk: (from: string, bytes: number, held: number) => void, signal: AbortSignal): Promise<void>
   /** Tells the swarm this node holds the artifact (DHT provider record of its root). */
   announceHolding(release: VerifiedRelease): Promise<void>
+  /** Files a problem report about a failed test here (sealed to the vendor, delivered in the background). */
+  fileReport?(failure: TestFailure): Promise<void>
+}
+
+/** A test that failed on this machine, for the problem report. */
+export interface TestFailure {
+  release: VerifiedRelease
+  clusterId: string
+  role: 'representative' | 'follower'
+  /** `test`: in staging before install; `health-check`: on the live install right after switching. */
+  phase: 'test' | 'health-check'
+  suite: TestSuiteResult
+  startedAt: number
+  endedAt: number
+  installedAt?: number
 }
 
 interface Entry { release: VerifiedRelease, state: RolloutState }
@@ -169,7 +186,17 @@ export class AppRollout {
       const start = await decodeStored(record.envelope, SIGNATURE_DOMAINS.testStart, decodeTestStart)
       if (start !== undefined) state = applyEvent(state, { type: 'test-started', at: eventTime(start.at, record.receivedAt), clusterId: record.clusterId, peerId: record.peerId })
     }
+    for await (const [, record] of this.#init.store.overrides.entries({ prefix: `${this.#init.app}/${release.id}/` })) {
+      const override = await decodeStored(record.envelope, SIGNATURE_DOMAINS.override, decodeOverride)
+      if (override !== undefined) state = applyEvent(state, overrideEvent(override, record.receivedAt))
+    }
     this.#entries.set(release.id, { release, state })
+    const { targets } = release.manifest
+    if (targets !== undefined && !targets.includes(clusterId)) {
+      // A release for other clusters (a fix, say): this machine keeps what it runs.
+      if (await this.#record(release.id) === undefined) await this.#setState(release, 'not-targeted', `the release targets only ${targets.join(', ')}; this machine is in ${clusterId}`)
+      return
+    }
     const active = this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
     if (active === undefined || release.manifest.sequence > active.release.manifest.sequence) {
       if (active !== undefined) await this.#supersede(active.release)
@@ -209,6 +236,11 @@ export class AppRollout {
 
   outcomeSeen (outcome: TestOutcome, peerId: string, receivedAt: number): void {
     this.#applyTo(outcome.releaseId, { type: 'outcome', at: eventTime(outcome.at, receivedAt), clusterId: outcome.clusterId, peerId, pass: outcome.pass })
+  }
+
+  /** A vendor's halt or clear passed intake; one for a release not seen yet is replayed from the store when it arrives. */
+  overrideSeen (override: Override, receivedAt: number): void {
+    this.#applyTo(override.releaseId, overrideEvent(override, receivedAt))
   }
 
   /** The engine's view of every release of this app, with this machine's record of each. */
@@ -323,6 +355,11 @@ export class AppRollout {
         this.#discardStaged()
         await this.#setState(release, 'blocked', decision.reason, role)
         return
+      case 'halted':
+        // Not final: a later clear of the vendor may let the release go on.
+        this.#discardStaged()
+        await this.#setState(release, 'halted', decision.reason, role)
+        return
       case 'test': {
         // An election on a view that holds only ourselves would make every
         // machine a representative: look the cluster up once before acting.
@@ -353,23 +390,15 @@ export class AppRollout {
     await this.#download(release, 'representative', reason)
     await this.#setState(release, 'testing', `testing as a representative (${reason})`, 'representative')
     const staged = await this.#stage(release)
-    const result = await runReleaseTest({
-      cwd: staged,
-      command: release.manifest.test.command,
-      timeoutMs: release.manifest.test.timeoutMs,
-      env: {
-        ...this.#init.config.testEnv,
-        MIRAGE_APP: this.#init.app,
-        MIRAGE_CLUSTER: this.#clusterId,
-        MIRAGE_INSTALL_DIR: this.#init.config.installDir
-      },
-      signal: this.#stopping.signal
-    })
-    log('%s %s test %s (exit %s, %d ms)', this.#init.app, release.manifest.version, result.pass ? 'passed' : 'FAILED', result.exitCode, result.durationMs)
+    const startedAt = Date.now()
+    const suite = await this.#runTests(release, staged)
+    const result = outcomeOf(suite)
+    log('%s %s test %s (exit %s, %d ms)', this.#init.app, release.manifest.version, suite.pass ? 'passed' : `FAILED (${suite.failedTest ?? ''})`, result.exitCode, result.durationMs)
     // The test may have written into its copy: what gets installed is a fresh one.
     this.#discardStaged()
-    if (!result.pass) {
-      await this.#setState(release, 'failed', `the release's test failed here: ${describeResult(result)}`, 'representative')
+    if (!suite.pass) {
+      await this.#setState(release, 'failed', `the release's test failed here: ${describeSuite(suite)}`, 'representative')
+      await this.#report({ release, clusterId: this.#clusterId, role: 'representative', phase: 'test', suite, startedAt, endedAt: Date.now() })
     }
     // Our own outcome reaches the engine through intake; the next step installs on a pass.
     await this.#init.announceOutcome(release, result)
@@ -377,11 +406,28 @@ export class AppRollout {
 
   async #install (release: VerifiedRelease, reason: string, role: 'representative' | 'follower'): Promise<void> {
     await this.#download(release, role, reason)
+    // The download took a while: a halt or a failure may have closed the gate meanwhile.
+    if (this.#decisionNow(release) !== 'install') return this.#drive()
     await this.#setState(release, 'installing', reason, role)
     const staged = await this.#stage(release)
     const name = `${release.manifest.version}-${release.id.slice(-10)}`
     const { previous } = await this.#init.installer.install(staged, name)
     this.#staged = undefined
+    const installedAt = Date.now()
+
+    // Health check: the same tests, on the live install, right after the
+    // switch. A machine its cluster misplaced fails here although its
+    // representatives passed: it goes back at once and tells the others.
+    const live = join(this.#init.installer.dir, VERSIONS_DIR, name)
+    const check = await this.#runTests(release, live)
+    if (!check.pass) {
+      const back = await this.#goBack(previous)
+      await this.#setState(release, 'rolled-back', `the health check failed after installing ${release.manifest.version}: ${describeSuite(check)}; ${back}`, role)
+      await this.#report({ release, clusterId: this.#clusterId, role, phase: 'health-check', suite: check, startedAt: installedAt, endedAt: Date.now(), installedAt })
+      await this.#init.announceOutcome(release, outcomeOf(check))
+      return
+    }
+
     const previousRecord = await this.#init.store.installs.get(this.#init.app)
     await this.#init.store.installs.put(this.#init.app, {
       app: this.#init.app,
@@ -394,6 +440,54 @@ export class AppRollout {
     })
     await this.#setState(release, 'installed', `installed ${release.manifest.version}${previous === undefined ? '' : ` over ${previous}`}`, role)
     log('%s installed %s as %s', this.#init.app, release.manifest.version, role)
+  }
+
+  /** Undoes a switch whose health check failed: back to `previous`, or to nothing when there was none. */
+  async #goBack (previous: string | undefined): Promise<string> {
+    const installer = this.#init.installer
+    if (previous === undefined) {
+      await installer.withdraw()
+      return 'no previous version to go back to, so none runs now'
+    }
+    const { current } = await installer.rollback()
+    return `rolled back to ${current}`
+  }
+
+  /** The vendor's test, then the owner's acceptance tests, against `dir` (a staging copy or the live version). */
+  async #runTests (release: VerifiedRelease, dir: string): Promise<TestSuiteResult> {
+    const { config } = this.#init
+    const tests: SuiteTest[] = [
+      { name: 'release test', command: release.manifest.test.command, timeoutMs: release.manifest.test.timeoutMs, commandBase: 'staging' },
+      ...config.tests.map(t => ({ name: t.name, command: t.command, timeoutMs: t.timeoutMs, network: t.network, commandBase: 'system' as const }))
+    ]
+    const suite = await runTestSuite({
+      cwd: dir,
+      tests,
+      sandbox: config.sandbox,
+      allowNetwork: config.allowNetwork,
+      env: {
+        ...config.testEnv,
+        MIRAGE_APP: this.#init.app,
+        MIRAGE_CLUSTER: this.#clusterId,
+        MIRAGE_INSTALL_DIR: config.installDir
+      },
+      signal: this.#stopping.signal
+    })
+    const sandbox = suite.results[0]?.result.sandbox
+    if (sandbox !== undefined && sandbox.kind === 'none') log('%s: tests ran WITHOUT a sandbox: %s', this.#init.app, sandbox.reason ?? 'sandbox off')
+    return suite
+  }
+
+  async #report (failure: TestFailure): Promise<void> {
+    if (this.#init.fileReport === undefined || !this.#init.config.reports) return
+    // A report that cannot be filed must not stop the rollout: the outcome still goes out.
+    await this.#init.fileReport(failure).catch((err: unknown) => { log.error('%s: filing a problem report failed: %e', this.#init.app, err) })
+  }
+
+  /** This machine's decision for `release` as of now (after a long step, to see whether it still holds). */
+  #decisionNow (release: VerifiedRelease): string | undefined {
+    const entry = this.#entries.get(release.id)
+    return entry === undefined ? undefined : evaluate(entry.state, Date.now()).self.action
   }
 
   async #download (release: VerifiedRelease, role: 'representative' | 'follower', reason: string): Promise<void> {
@@ -479,6 +573,35 @@ export class AppRollout {
   }
 }
 
+function describeSuite (suite: TestSuiteResult): string {
+  const failed = suite.results.at(-1)
+  if (failed === undefined) return 'no test ran'
+  const sandbox = failed.result.sandbox.kind === 'none' ? ' (no sandbox)' : ''
+  return `${failed.name} ${describeResult(failed.result)}${sandbox}`
+}
+
+/**
+ * What the signed outcome carries for a suite: the failing test's exit code
+ * and log digest (the test the report is about), or the last test's when
+ * all passed; the time of the whole suite.
+ */
+function outcomeOf (suite: TestSuiteResult): TestResult {
+  const last = suite.results.at(-1)
+  if (last === undefined) throw new Error('a test suite always runs at least the release test')
+  return { ...last.result, pass: suite.pass, durationMs: suite.results.reduce((sum, r) => sum + r.result.durationMs, 0) }
+}
+
+function overrideEvent (override: Override, receivedAt: number): RolloutEvent {
+  return {
+    type: 'override',
+    at: eventTime(override.issuedAt, receivedAt),
+    action: override.action,
+    sequence: override.sequence,
+    ...(override.clusterId === undefined ? {} : { clusterId: override.clusterId }),
+    ...(override.reason === undefined ? {} : { reason: override.reason })
+  }
+}
+
 function describeResult (result: TestResult): string {
   if (result.timedOut) return `timed out after ${result.durationMs} ms`
   if (result.signal !== null) return `killed by ${result.signal}`
@@ -495,7 +618,7 @@ function eventTime (signedAt: number, receivedAt: number): number {
   return Math.min(signedAt, receivedAt)
 }
 
-async function decodeStored<T> (envelope: Uint8Array, domain: 'outcome' | 'test-start', decode: (payload: Uint8Array) => T): Promise<T | undefined> {
+async function decodeStored<T> (envelope: Uint8Array, domain: 'outcome' | 'test-start' | 'override', decode: (payload: Uint8Array) => T): Promise<T | undefined> {
   try {
     return decode((await openEnvelope(envelope, domain)).payload)
   } catch {

@@ -6,6 +6,9 @@ import { CLUSTER_NAME_PATTERN } from '../release/index.ts'
 import { APP_NAME_PATTERN, publicKeyFromText } from '../trust/index.ts'
 import { ConfigError } from './errors.ts'
 import { checkResources } from '../env/index.ts'
+import { createRedactor } from '../report/index.ts'
+import { SANDBOX_MODES } from '../testing/index.ts'
+import type { SandboxMode } from '../testing/index.ts'
 import type { ClusterSpec } from '../env/index.ts'
 
 /**
@@ -17,6 +20,8 @@ import type { ClusterSpec } from '../env/index.ts'
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 300_000
 /** How often a node asks a random peer for what it missed (anti-entropy; gossip is not storage). */
 export const DEFAULT_SYNC_INTERVAL_MS = 30_000
+/** Longest an owner's acceptance test may run (one hour). */
+export const MAX_TEST_TIMEOUT_MS = 3_600_000
 
 export interface AppConfig {
   /** Vendor public keys trusted to sign this app's releases. */
@@ -40,6 +45,34 @@ export interface AppConfig {
    * the owner says so: it tells the vendor that this machine exists.
    */
   census?: boolean
+  /**
+   * The owner's own acceptance tests (Mirage's point: the user's workload is
+   * the best test). Run after the vendor's test against the staged version,
+   * and by followers against the live install right after switching.
+   */
+  tests: AcceptanceTest[]
+  /**
+   * How tests are contained: `auto` uses bubblewrap where it runs (and says
+   * so when it does not), `require` refuses to test without it, `off` never
+   * sandboxes.
+   */
+  sandbox: SandboxMode
+  /** Whether a test that asks for the network may have it (default no). */
+  allowNetwork: boolean
+  /** Literal values redacted from problem reports before they leave the machine (besides common secret patterns). */
+  secrets: string[]
+  /** Send problem reports (sealed to the vendor) when a test fails here (default yes). */
+  reports: boolean
+}
+
+/** One of the owner's acceptance tests. */
+export interface AcceptanceTest {
+  name: string
+  /** argv; a program by absolute path or on PATH (run with the install's directory as its working directory). */
+  command: string[]
+  timeoutMs: number
+  /** The test needs the network (granted only with `allowNetwork`). */
+  network: boolean
 }
 
 export interface NodeConfig {
@@ -78,7 +111,23 @@ const appSchema = z.strictObject({
   role: z.enum(['auto', 'representative', 'follower']).default('auto'),
   uploadBytesPerSecond: z.int().min(0).default(0),
   testEnv: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name'), z.string().max(4096)).default({}),
-  census: z.boolean().optional()
+  census: z.boolean().optional(),
+  tests: z.array(z.strictObject({
+    name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$/, 'must be 1-64 letters, digits, spaces, ".", "_" or "-"'),
+    command: z.array(z.string().min(1).max(4096)).min(1, 'needs a program').max(256),
+    timeoutMs: z.int().min(100).max(MAX_TEST_TIMEOUT_MS),
+    network: z.boolean().default(false)
+  })).max(32).refine(tests => new Set(tests.map(t => t.name)).size === tests.length, 'test names must be unique').default([]),
+  sandbox: z.enum(SANDBOX_MODES).default('auto'),
+  allowNetwork: z.boolean().default(false),
+  secrets: z.array(z.string()).max(256).superRefine((secrets, ctx) => {
+    try {
+      createRedactor(secrets)
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message })
+    }
+  }).default([]),
+  reports: z.boolean().default(true)
 })
 
 const configSchema = z.strictObject({

@@ -36,6 +36,8 @@ export interface ControlHandlers {
   census?(app: string): AsyncIterable<unknown>
   /** Seeds a signed cluster map file (a seed only). */
   addClusterMap?(file: string): Promise<unknown>
+  /** Seeds a signed halt or clear override file (a seed only). */
+  addOverride?(file: string): Promise<unknown>
 }
 
 export async function startControlServer (dataDir: string, handlers: ControlHandlers): Promise<{ close(): Promise<void> }> {
@@ -69,6 +71,10 @@ export async function startControlServer (dataDir: string, handlers: ControlHand
             const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { file?: unknown }
             if (typeof body.file !== 'string') return reply(400, { error: 'body must be {"file": "<signed cluster map>"}' })
             reply(200, await handlers.addClusterMap(body.file))
+          } else if (req.method === 'POST' && req.url === '/overrides' && handlers.addOverride !== undefined) {
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { file?: unknown }
+            if (typeof body.file !== 'string') return reply(400, { error: 'body must be {"file": "<signed override>"}' })
+            reply(200, await handlers.addOverride(body.file))
           } else if (req.method === 'GET' && url.pathname === '/census' && handlers.census !== undefined) {
             const app = url.searchParams.get('app')
             if (app === null || !APP_NAME_PATTERN.test(app)) return reply(400, { error: 'expected /census?app=<app name>' })

@@ -1,11 +1,12 @@
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
-import { decodeTestOutcome, decodeTestStart } from '../overlay/index.ts'
+import { OVERRIDE_REJECTION_VERDICTS, decodeTestOutcome, decodeTestStart, validateOverride } from '../overlay/index.ts'
+import { OVERRIDE_RELEASE_SCOPE, overrideKey } from '../store/index.ts'
 import { openClusterMap } from '../cluster/index.ts'
 import { openRelease } from '../release/index.ts'
 import { SIGNATURE_DOMAINS, bytesEqual, openEnvelope } from '../trust/index.ts'
 import type { ClusterMap } from '../cluster/index.ts'
-import type { SyncItemKind, TestOutcome, TestStart } from '../overlay/index.ts'
+import type { Override, SyncItemKind, TestOutcome, TestStart } from '../overlay/index.ts'
 import type { VerifiedRelease } from '../release/index.ts'
 import type { Store } from '../store/index.ts'
 import type { TrustedVendorKeys } from '../trust/index.ts'
@@ -30,6 +31,8 @@ export interface IntakeComponents {
   onOutcome(outcome: TestOutcome, peerId: string, receivedAt: number): void
   /** A newer vendor cluster map of an app (stored before this is called). */
   onClusterMap?(map: ClusterMap): void
+  /** A vendor's halt or clear, newer than any of its scope (stored before this is called). */
+  onOverride?(override: Override, receivedAt: number): void
 }
 
 /**
@@ -39,6 +42,8 @@ export interface IntakeComponents {
  */
 export class MessageIntake {
   readonly #c: IntakeComponents
+  /** Overrides are checked and stored one at a time, so two cannot both pass the sequence check. */
+  #overrides: Promise<unknown> = Promise.resolve()
 
   constructor (components: IntakeComponents) {
     this.#c = components
@@ -50,7 +55,7 @@ export class MessageIntake {
         case 'release': return await this.#release(bytes, expectedApp)
         case 'test-start': return await this.#testStart(bytes, expectedApp)
         case 'outcome': return await this.#outcome(bytes, expectedApp)
-        case 'override': return 'ignore' // halt/clear arrive with issue 5; never forwarded until validated
+        case 'override': return await this.#serialOverride(bytes, expectedApp)
         case 'cluster-map': return await this.#clusterMap(bytes, expectedApp)
       }
     } catch (err) {
@@ -87,6 +92,42 @@ export class MessageIntake {
     await this.#c.store.clusterMaps.put(app, { app, sequence, envelope: bytes, receivedAt: Date.now() })
     log('cluster map %s sequence %d: %d clusters', app, sequence, opened.map.clusters.length)
     this.#c.onClusterMap?.(opened.map)
+    return 'accept'
+  }
+
+  async #serialOverride (bytes: Uint8Array, expectedApp: string | undefined): Promise<IntakeVerdict> {
+    const run = this.#overrides.then(async () => this.#override(bytes, expectedApp))
+    this.#overrides = run.catch(() => {})
+    return run
+  }
+
+  async #override (bytes: Uint8Array, expectedApp: string | undefined): Promise<IntakeVerdict> {
+    // An override names its app inside; the topic (or sync request) it came on must be that app's.
+    if (expectedApp === undefined) throw new Error('an override arrived outside an app topic')
+    const { store } = this.#c
+    const scopeOf = (o: Override): string => o.clusterId ?? OVERRIDE_RELEASE_SCOPE
+    const result = await validateOverride(bytes, {
+      app: expectedApp,
+      trust: this.#c.trust,
+      releaseApp: async id => (await store.releases.get(id))?.app,
+      highestSequence: async o => (await store.overrides.get(overrideKey({ app: o.app, releaseId: o.releaseId, scope: scopeOf(o) })))?.sequence
+    })
+    if (!result.ok) {
+      log('%s override: %s', OVERRIDE_REJECTION_VERDICTS[result.reason] === 'reject' ? 'rejected' : 'ignored', result.message)
+      return OVERRIDE_REJECTION_VERDICTS[result.reason]
+    }
+    const { override } = result
+    const receivedAt = Date.now()
+    await store.overrides.put(overrideKey({ app: override.app, releaseId: override.releaseId, scope: scopeOf(override) }), {
+      app: override.app,
+      releaseId: override.releaseId,
+      scope: scopeOf(override),
+      sequence: override.sequence,
+      envelope: bytes,
+      receivedAt
+    })
+    log('override %s %s of %s (%s), sequence %d', override.action, override.clusterId ?? 'every cluster', override.releaseId, override.app, override.sequence)
+    this.#c.onOverride?.(override, receivedAt)
     return 'accept'
   }
 

@@ -1,18 +1,21 @@
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { peerIdFromPublicKey } from '@libp2p/peer-id'
+import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
-import { openChunkStore } from '../content/index.ts'
+import { openChunkStore, writeFileAtomically } from '../content/index.ts'
 import { openClusterMap } from '../cluster/index.ts'
 import type { ClusterMap } from '../cluster/index.ts'
 import { downloadArtifact, libp2pChunkDialer } from '../fetch/index.ts'
 import { openInstaller } from '../install/index.ts'
-import { SyncServer, createChunkServer, createOverlayLibp2p, encodeTestOutcome, encodeTestStart } from '../overlay/index.ts'
+import { SyncServer, createChunkServer, createOverlayLibp2p, decodeOverride, encodeTestOutcome, encodeTestStart } from '../overlay/index.ts'
+import { REPORT_PROTOCOL, serveReportStream } from '../overlay/report-protocol.ts'
 import { readSignedRelease } from '../release/index.ts'
+import { buildProblemReport, createRedactor, reportPublicKeyFromText } from '../report/index.ts'
 import { openStore } from '../store/index.ts'
-import { SIGNATURE_DOMAINS, publicKeyFromText, sealEnvelope, trustedVendorKeys } from '../trust/index.ts'
+import { SIGNATURE_DOMAINS, openEnvelope, publicKeyFromText, sealEnvelope, trustedVendorKeys } from '../trust/index.ts'
 import { AppGossip } from './gossip.ts'
 import { AppRollout } from './app-rollout.ts'
+import type { TestFailure } from './app-rollout.ts'
 import { BootstrapDialer } from './bootstrap-dialer.ts'
 import { createCensusCollector } from './census-collector.ts'
 import { censusApps, createCensusReporter } from './census-reporter.ts'
@@ -23,16 +26,18 @@ import { loadOrCreatePeerKey } from './identity.ts'
 import { Membership } from './membership.ts'
 import { MessageIntake } from './message-intake.ts'
 import { PeerSync } from './peer-sync.ts'
+import { ReportOutbox, reportIdOf } from './report-outbox.ts'
 import { importReleaseDir } from './seed-release.ts'
 import { buildNodeStatus } from './node-status.ts'
 import type { ChunkStore } from '../content/index.ts'
-import type { OverlayLibp2p, SyncItem } from '../overlay/index.ts'
+import type { OverlayLibp2p, Override, SyncItem } from '../overlay/index.ts'
 import type { VerifiedRelease } from '../release/index.ts'
 import type { Store } from '../store/index.ts'
 import type { TrustedVendorKeys } from '../trust/index.ts'
 import type { NodeConfig } from './config.ts'
 import type { NodeStatus } from './node-status.ts'
 import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
 
 const log = logger('mirage:node')
 
@@ -45,6 +50,21 @@ const log = logger('mirage:node')
 const PROVIDER_REFRESH_MS = 2_000
 const MAX_PROVIDER_REFRESH_MS = 30_000
 const PROVIDER_LOOKUP_TIMEOUT_MS = 5_000
+/**
+ * A download still running this long after it started provides the root as
+ * a partial holder. Providing is a DHT query that reaches ~20 peers, each
+ * merging ~20 peer records: profiles of 20 followers starting together
+ * showed the DHT and peer store taking over a quarter of the swarm's CPU in
+ * the first seconds of distribution. A download that ends sooner provides
+ * the root as a full holder then (announceHolding), and meanwhile its
+ * connected peers, who are the ones likely to ask, find it anyway.
+ */
+const PARTIAL_PROVIDE_DELAY_MS = 30_000
+/** Report streams one connection may have open at once (each carries one report). */
+const REPORT_MAX_INBOUND_STREAMS = 4
+/** A completed download provides the root this long after, plus up to HOLDER_PROVIDE_JITTER_MS (see provideLater). */
+const HOLDER_PROVIDE_MIN_DELAY_MS = 5_000
+const HOLDER_PROVIDE_JITTER_MS = 25_000
 
 export interface MirageNodeInit {
   config: NodeConfig
@@ -52,7 +72,14 @@ export interface MirageNodeInit {
    * Runs as the vendor's seed: the node's identity is the vendor key, it
    * trusts only that key and serves the releases it is given.
    */
-  seed?: { vendorKey: Ed25519PrivateKey }
+  seed?: {
+    vendorKey: Ed25519PrivateKey
+    /**
+     * Where the seed files the problem reports addressed to it (the vendor
+     * dir's reports/ folder): each as `<hex sha256 of the sealed bytes>.report`.
+     */
+    reportInbox?: string
+  }
 }
 
 export interface MirageNode {
@@ -64,6 +91,8 @@ export interface MirageNode {
   seedRelease(dir: string): Promise<VerifiedRelease>
   /** Seeds a vendor-signed cluster map file (from `mirage vendor cluster`); only a seed. */
   seedClusterMap(file: string): Promise<ClusterMap>
+  /** Seeds a signed halt or clear (a seed only): stored, gossiped, and served by sync. */
+  seedOverride(file: string): Promise<Override>
   stop(): Promise<void>
 }
 
@@ -114,6 +143,35 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       onMember: member => rollouts.get(member.app)?.memberSeen(member)
     })
 
+    const reportInbox = init.seed?.reportInbox
+    const outbox = new ReportOutbox({
+      store,
+      machineKey: privateKey,
+      self: libp2p.peerId,
+      dialer: libp2p,
+      connectedPeers: () => libp2p.getPeers().map(p => p.toString()),
+      reachable: async peer => libp2p.getConnections(peerIdFromString(peer)).length > 0 ||
+        ((await libp2p.peerStore.get(peerIdFromString(peer)).catch(() => undefined))?.addresses.length ?? 0) > 0,
+      ...(reportInbox === undefined
+        ? {}
+        : {
+            acceptOwn: async (sealed: Uint8Array) => {
+              await mkdir(reportInbox, { recursive: true })
+              await writeFileAtomically(join(reportInbox, `${reportIdOf(sealed)}.report`), sealed)
+            }
+          })
+    })
+    await libp2p.handle(REPORT_PROTOCOL, async (stream, connection) => {
+      await serveReportStream(stream, connection.remotePeer, async (delivery, from) => outbox.receive(delivery, from))
+        .catch((err: unknown) => { log('report stream from %s failed: %s', connection.remotePeer, (err as Error).message) })
+    }, { maxInboundStreams: REPORT_MAX_INBOUND_STREAMS })
+    const onPeerConnect = (event: CustomEvent<PeerId>): void => { outbox.peerConnected(event.detail.toString()) }
+    libp2p.addEventListener('peer:connect', onPeerConnect)
+    stack.push(async () => {
+      libp2p.removeEventListener('peer:connect', onPeerConnect)
+      await outbox.stop()
+    })
+
     const seededApps = new Set<string>()
     const intake = new MessageIntake({
       store,
@@ -132,6 +190,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       },
       onTestStart: (start, from, at) => { rollouts.get(start.app)?.testStarted(start, from, at) },
       onOutcome: (outcome, from, at) => { rollouts.get(outcome.app)?.outcomeSeen(outcome, from, at) },
+      onOverride: (override, at) => { rollouts.get(override.app)?.overrideSeen(override, at) },
       onClusterMap: map => {
         const identity = identities.get(map.app)
         const rollout = rollouts.get(map.app)
@@ -164,12 +223,56 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       await rollout.addRelease(release, receivedAt)
     }
 
+    // A completed download provides the root after a random delay: the
+    // followers of a cluster finish within seconds of each other, and 20
+    // provides at once (each a DHT query reaching ~20 peers) would take
+    // the CPU the others still downloading need. Peers connected to this
+    // node see it hold the chunks at once through `have`.
+    const provideTimers = new Set<NodeJS.Timeout>()
+    stack.push(async () => { for (const timer of provideTimers) clearTimeout(timer); provideTimers.clear() })
+    const provideLater = (root: CID): void => {
+      const timer = setTimeout(() => {
+        provideTimers.delete(timer)
+        void libp2p.contentRouting.provide(root).catch((err: unknown) => { log('providing %s failed: %e', root, err) })
+      }, HOLDER_PROVIDE_MIN_DELAY_MS + Math.random() * HOLDER_PROVIDE_JITTER_MS)
+      provideTimers.add(timer)
+    }
+    const redactors = new Map(Object.entries(config.apps).map(([app, c]) => [app, createRedactor(c.secrets)]))
+    const fileReport = async (app: string, failure: TestFailure): Promise<void> => {
+      const { release, suite } = failure
+      const { reportKey } = release.manifest
+      if (reportKey === undefined) {
+        log('%s %s names no report key: the problem report stays on this machine', app, release.manifest.version)
+        return
+      }
+      const failed = suite.results.at(-1)
+      if (failed === undefined) return
+      const report = buildProblemReport({
+        app,
+        releaseId: release.id,
+        releaseVersion: release.manifest.version,
+        clusterId: failure.clusterId,
+        machine: peerId,
+        role: failure.role,
+        phase: failure.phase,
+        test: {
+          name: failed.name,
+          exitCode: failed.result.exitCode,
+          signal: failed.result.signal,
+          timedOut: failed.result.timedOut,
+          durationMs: Math.round(failed.result.durationMs),
+          resourceUse: failed.result.resourceUse
+        },
+        output: { tail: failed.result.outputTail, bytes: failed.result.outputBytes },
+        timings: { testStartedAt: failure.startedAt, testEndedAt: failure.endedAt, installedAt: failure.installedAt ?? null },
+        environment: null,
+        at: Date.now()
+      }, redactors.get(app) ?? createRedactor())
+      await outbox.file({ report, vendorReportKey: reportPublicKeyFromText(reportKey), to: lastResortByApp.get(app) ?? [] })
+    }
     const lastResortByApp = new Map(Object.entries(config.apps).map(([app, c]) => [app, c.vendorKeys.map(text => peerIdFromPublicKey(publicKeyFromText(text)).toString())]))
     const download = async (release: VerifiedRelease, onChunk: (from: string, bytes: number, held: number) => void, signal: AbortSignal): Promise<void> => {
       const { root } = release.manifest.artifact
-      // Not awaited: a DHT query under load takes seconds, and the download
-      // can start with the peers this node is connected to.
-      void libp2p.contentRouting.provide(root, { signal }).catch((err: unknown) => { log('providing %s failed: %e', root, err) })
       let providers: string[] = []
       // The first lookup comes PROVIDER_REFRESH_MS in: connected peers are
       // candidates at once, and a download they can serve needs no query.
@@ -177,35 +280,45 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       let providersEveryMs = PROVIDER_REFRESH_MS
       let heldCount = await held.add(root, release.manifest.artifact)
       let heldAtLastCall = heldCount
-      await downloadArtifact({
-        root,
-        layout: release.manifest.artifact,
-        store: chunks,
-        dialer: libp2pChunkDialer(libp2p),
-        lastResort: lastResortByApp.get(release.manifest.app) ?? [],
-        // Followers starting together split the chunks only the seed holds.
-        self: peerId,
-        signal,
-        peers: async () => {
-          // Only a download that made no progress since the previous call
-          // needs more holders: a DHT query costs every peer it reaches CPU.
-          if (Date.now() - providersAt >= providersEveryMs && heldCount === heldAtLastCall) {
-            providersAt = Date.now()
-            providersEveryMs = Math.min(MAX_PROVIDER_REFRESH_MS, providersEveryMs * 2)
-            providers = await findProviders(libp2p, root, signal)
+      // Not awaited: a DHT query under load takes seconds, and the download
+      // can start with the peers this node is connected to.
+      const partialProvide = setTimeout(() => {
+        void libp2p.contentRouting.provide(root, { signal }).catch((err: unknown) => { log('providing %s failed: %e', root, err) })
+      }, PARTIAL_PROVIDE_DELAY_MS)
+      try {
+        await downloadArtifact({
+          root,
+          layout: release.manifest.artifact,
+          store: chunks,
+          dialer: libp2pChunkDialer(libp2p),
+          lastResort: lastResortByApp.get(release.manifest.app) ?? [],
+          // Followers starting together split the chunks only the seed holds.
+          self: peerId,
+          signal,
+          peers: async ({ starved }) => {
+            // Only a download that made no progress since the previous call
+            // and has nothing to ask its known peers for needs more holders:
+            // a DHT query costs every peer it reaches CPU.
+            if (starved && Date.now() - providersAt >= providersEveryMs && heldCount === heldAtLastCall) {
+              providersAt = Date.now()
+              providersEveryMs = Math.min(MAX_PROVIDER_REFRESH_MS, providersEveryMs * 2)
+              providers = await findProviders(libp2p, root, signal)
+            }
+            heldAtLastCall = heldCount
+            const connected = libp2p.getPeers().map(p => p.toString())
+            return [...new Set([...providers, ...connected])].filter(p => p !== peerId)
+          },
+          onProgress: event => {
+            if (event.type !== 'chunk-stored') return
+            const digest = release.manifest.artifact.chunks[event.index]
+            if (digest !== undefined) held.stored(digest)
+            heldCount++
+            onChunk(event.from, event.bytes, heldCount)
           }
-          heldAtLastCall = heldCount
-          const connected = libp2p.getPeers().map(p => p.toString())
-          return [...new Set([...providers, ...connected])].filter(p => p !== peerId)
-        },
-        onProgress: event => {
-          if (event.type !== 'chunk-stored') return
-          const digest = release.manifest.artifact.chunks[event.index]
-          if (digest !== undefined) held.stored(digest)
-          heldCount++
-          onChunk(event.from, event.bytes, heldCount)
-        }
-      })
+        })
+      } finally {
+        clearTimeout(partialProvide)
+      }
     }
 
     for (const [app, appConfig] of Object.entries(config.apps)) {
@@ -244,9 +357,8 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
         })),
         download,
         onClusterMoved: async cluster => membership.moveTo(app, cluster),
-        announceHolding: async release => {
-          await libp2p.contentRouting.provide(release.manifest.artifact.root).catch((err: unknown) => { log('providing failed: %e', err) })
-        }
+        announceHolding: async release => { provideLater(release.manifest.artifact.root) },
+        fileReport: async failure => { await fileReport(app, failure) }
       }))
     }
 
@@ -261,6 +373,8 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
         releaseIds.push(record.releaseId)
         yield { kind: 'release', bytes: record.envelope }
       }
+      // Overrides next: a halt must reach a late joiner before the outcomes that would open its gate.
+      for await (const [, record] of store.overrides.entries({ prefix: `${app}/` })) yield { kind: 'override', bytes: record.envelope }
       for (const id of releaseIds) {
         for await (const [, record] of store.testStarts.entries({ prefix: `${id}/` })) yield { kind: 'test-start', bytes: record.envelope }
         for await (const [, record] of store.outcomes.entries({ prefix: `${id}/` })) yield { kind: 'outcome', bytes: record.envelope }
@@ -297,6 +411,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
     stack.push(async () => { await Promise.all([...rollouts.values()].map(async r => r.stop())) })
     peerSync.start()
     stack.push(async () => { await peerSync.stop() })
+    outbox.start()
     stack.push(async () => { appGossip.leaveAll() })
     const bootstrap = new BootstrapDialer(libp2p, config.bootstrap)
     bootstrap.start()
@@ -333,6 +448,19 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       log('seeding cluster map %s sequence %d', map.app, map.sequence)
       return map
     }
+    const seedOverride = async (file: string): Promise<Override> => {
+      if (init.seed === undefined) throw new Error('only a seed takes overrides')
+      const bytes = await readFile(file)
+      // Checked like any received override (signature, trust, sequence) before it is stored or sent.
+      const override = decodeOverride((await openEnvelope(bytes, SIGNATURE_DOMAINS.override)).payload)
+      seededApps.add(override.app)
+      appGossip.join(override.app)
+      const verdict = await intake.take('override', bytes, override.app)
+      if (verdict !== 'accept') throw new Error(`override ${override.action} sequence ${override.sequence} of ${override.app} was refused (${verdict}): not signed by this seed's vendor key, or not newer than the one it has for that scope`)
+      await appGossip.publish(override.app, 'overrides', bytes)
+      log('seeding override %s %s of %s sequence %d', override.action, override.clusterId ?? 'every cluster', override.releaseId, override.sequence)
+      return override
+    }
     // A seed serves whatever it seeded before a restart.
     if (init.seed !== undefined) {
       for await (const [, record] of store.releases.entries()) {
@@ -345,14 +473,15 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       }
     }
 
-    const status = async (): Promise<NodeStatus> => buildNodeStatus({ libp2p, config, rollouts, store, chunkServer, seed: init.seed !== undefined, ...(membership.lastAnnounce === undefined ? {} : { lastAnnounce: membership.lastAnnounce }) })
+    const status = async (): Promise<NodeStatus> => buildNodeStatus({ libp2p, config, rollouts, store, chunkServer, seed: init.seed !== undefined, reports: async () => outbox.pending(), ...(membership.lastAnnounce === undefined ? {} : { lastAnnounce: membership.lastAnnounce }) })
     const control = await startControlServer(config.dataDir, {
       status,
       ...(init.seed === undefined
         ? {}
         : {
             addRelease: async (dir: string) => { const r = await seedRelease(dir); return { id: r.id, app: r.manifest.app, version: r.manifest.version } },
-            addClusterMap: async (file: string) => { const m = await seedClusterMap(file); return { app: m.app, sequence: m.sequence, clusters: m.clusters.length } }
+            addClusterMap: async (file: string) => { const m = await seedClusterMap(file); return { app: m.app, sequence: m.sequence, clusters: m.clusters.length } },
+            addOverride: async (file: string) => seedOverride(file)
           }),
       ...(censusCollector === undefined ? {} : { census: (app: string) => censusCollector.census(app) })
     })
@@ -366,6 +495,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       status,
       seedRelease,
       seedClusterMap,
+      seedOverride,
       async stop () {
         if (stopped) return
         stopped = true

@@ -25,7 +25,7 @@ export interface ReleaseStatus {
   role: string
   reason: string
   /** What the engine says now: wait, test, install or blocked, and why. */
-  gate: { action: string, reason: string, waitingFor: string[], blockedBy: string[] }
+  gate: { action: string, reason: string, waitingFor: string[], blockedBy: string[], haltedBy: string[] }
   chunksHeld: number
   chunksTotal: number
   bytesFrom: Record<string, number>
@@ -50,6 +50,8 @@ export interface NodeStatus {
   /** The last round of membership announcements: when it ended, and the connections the node had when it began. */
   announced?: { at: number, peers: number }
   uploaded: { bytes: number, chunks: number, byPeer: Record<string, number> }
+  /** Problem reports: this machine's own not yet acknowledged by the vendor, delivered, and held for others. */
+  reports: { waiting: number, delivered: number, custody: number }
   apps: AppStatus[]
 }
 
@@ -61,6 +63,7 @@ export interface NodeStatusInputs {
   chunkServer: ChunkServer
   seed: boolean
   lastAnnounce?: { at: number, peers: number }
+  reports: () => Promise<{ own: number, custody: number, delivered: number }>
 }
 
 export async function buildNodeStatus (inputs: NodeStatusInputs): Promise<NodeStatus> {
@@ -83,7 +86,8 @@ export async function buildNodeStatus (inputs: NodeStatusInputs): Promise<NodeSt
           action: self.action,
           reason: self.reason,
           waitingFor: self.action === 'wait' ? self.waitingFor : [],
-          blockedBy: self.action === 'blocked' ? self.blockedBy : []
+          blockedBy: self.action === 'blocked' ? self.blockedBy : [],
+          haltedBy: self.action === 'halted' ? self.haltedBy : []
         },
         chunksHeld: record?.chunksHeld ?? 0,
         chunksTotal: release.manifest.artifact.chunks.length,
@@ -109,6 +113,7 @@ export async function buildNodeStatus (inputs: NodeStatusInputs): Promise<NodeSt
     })
   }
   const stats = inputs.chunkServer.stats()
+  const reports = await inputs.reports()
   return {
     peerId: inputs.libp2p.peerId.toString(),
     addresses: inputs.libp2p.getMultiaddrs().map(ma => ma.toString()),
@@ -116,6 +121,7 @@ export async function buildNodeStatus (inputs: NodeStatusInputs): Promise<NodeSt
     connectedPeers: inputs.libp2p.getPeers().length,
     ...(inputs.lastAnnounce === undefined ? {} : { announced: inputs.lastAnnounce }),
     uploaded: { bytes: stats.bytesServed, chunks: stats.chunksServed, byPeer: Object.fromEntries(stats.byPeer) },
+    reports: { waiting: reports.own, delivered: reports.delivered, custody: reports.custody },
     apps
   }
 }

@@ -10,6 +10,9 @@ export const SYNC_PROTOCOL = '/mirage/sync/1.0.0'
 /** Chunk transfer (see docs/PROTOCOL.md). */
 export const CHUNKS_PROTOCOL = '/mirage/chunks/1.0.0'
 
+/** Sealed problem reports on their way to the vendor, directly or through custodians (see docs/PROTOCOL.md). */
+export const REPORT_PROTOCOL = '/mirage/report/1.0.0'
+
 /**
  * Dial and upgrade budgets sized for a loaded 2-core machine: DESIGN.md
  * measured handshake timeouts with the 5 s defaults when many peers pull

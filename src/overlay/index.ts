@@ -30,3 +30,8 @@ export {
 export type {
   CensusAnswer, CensusDialer, CensusIntake, CensusProtocolErrorReason, CensusRefusal, CensusReport, CensusStreamOptions, OpenedCensus
 } from './census-protocol.ts'
+export {
+  MAX_OVERRIDE_ENVELOPE_BYTES, MAX_OVERRIDE_PAYLOAD_BYTES, MAX_OVERRIDE_REASON_CHARS, OVERRIDE_ACTIONS, OVERRIDE_REJECTION_VERDICTS,
+  OverrideMessageError, decodeOverride, encodeOverride, signOverride, validateOverride
+} from './override-message.ts'
+export type { Override, OverrideAction, OverrideIntakeContext, OverrideRejection, OverrideValidation } from './override-message.ts'

@@ -141,8 +141,11 @@ export interface OverrideIntakeContext {
   trust: TrustedVendorKeys
   /** The app of the stored release with this id, or undefined when this node knows no such release. */
   releaseApp(releaseId: string): string | undefined | Promise<string | undefined>
-  /** The highest override sequence already accepted for `app`; undefined when none was. */
-  highestSequence: number | undefined
+  /**
+   * The highest sequence already accepted for the override's scope (its
+   * release and cluster, or its whole release); undefined when none was.
+   */
+  highestSequence(override: Override): number | undefined | Promise<number | undefined>
 }
 
 /**
@@ -150,21 +153,24 @@ export interface OverrideIntakeContext {
  * envelope (canonical, domain `override`, valid signature); the payload
  * (size, canonical, schema); the topic's app; the signer is a vendor key
  * trusted for that app; the release, if known, is a release of that app;
- * the sequence is above every one accepted for the app. Never throws for
- * bad input.
+ * the sequence is above every one accepted for the same scope. Never
+ * throws for bad input.
+ *
+ * Per scope, not per app: sequences rise across all of an app's overrides,
+ * but gossip and sync may deliver them out of order, and an older override
+ * of another scope (a halt of cluster A arriving after a halt of B) is news,
+ * not a replay. Within a scope the engine keeps only the highest anyway
+ * (rule 12), so a lower one there can only be a replay.
  *
  * An override for a release this node does not know yet is accepted and
  * held, not ignored. The checks that matter do not need the release: the
  * signer is trusted per app, not per release (a vendor may sign with any of
- * its keys), and the sequence is per app. Ignoring it would lose it for
- * good: once a later override of the app is accepted, this one's sequence
- * is below the highest and would come back as 'replayed'. And a halt must
- * spread even through nodes that have not got the release yet, so that none
- * installs it. The node must check, when the release arrives, that it is a
+ * its keys). And a halt must spread even through nodes that have not got
+ * the release yet, so that none installs it. The node must check, when the release arrives, that it is a
  * release of the override's app (`wrong-release` here covers a known one).
  *
  * The caller must run this and record the accepted sequence as one step per
- * app, or two overrides could both pass the sequence check.
+ * scope, or two overrides could both pass the sequence check.
  */
 export async function validateOverride (bytes: Uint8Array, context: OverrideIntakeContext): Promise<OverrideValidation> {
   if (bytes.byteLength > MAX_OVERRIDE_ENVELOPE_BYTES) {
@@ -190,8 +196,9 @@ export async function validateOverride (bytes: Uint8Array, context: OverrideInta
   if (releaseApp !== undefined && releaseApp !== override.app) {
     return refuse('wrong-release', `override for app "${override.app}" names release ${override.releaseId}, a release of app "${releaseApp}"`)
   }
-  if (context.highestSequence !== undefined && override.sequence <= context.highestSequence) {
-    return refuse('replayed', `override sequence ${override.sequence} of app "${override.app}" is not above ${context.highestSequence}, the highest accepted`)
+  const highest = await context.highestSequence(override)
+  if (highest !== undefined && override.sequence <= highest) {
+    return refuse('replayed', `override sequence ${override.sequence} of app "${override.app}" is not above ${highest}, the highest accepted for ${override.clusterId === undefined ? 'the whole release' : `cluster ${override.clusterId}`}`)
   }
   return { ok: true, override, releaseKnown: releaseApp !== undefined }
 }

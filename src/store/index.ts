@@ -29,8 +29,11 @@ export {
   testStartRecordSchema,
   clusterMapRecordSchema,
   censusRecordSchema,
-  censusKey
+  censusKey,
+  overrideRecordSchema,
+  overrideKey,
+  OVERRIDE_RELEASE_SCOPE
 } from './record-schemas.ts'
-export type { CensusRecord, ClusterMapRecord, InstallRecord, InstallState, MembershipRecord, OutcomeRecord, ReleaseRecord, ReportRecord, RolloutRecord, RolloutStateName, TestStartRecord } from './record-schemas.ts'
+export type { CensusRecord, ClusterMapRecord, InstallRecord, InstallState, MembershipRecord, OutcomeRecord, OverrideRecord, ReleaseRecord, ReportRecord, RolloutRecord, RolloutStateName, TestStartRecord } from './record-schemas.ts'
 export { RecordInvalidError, StoreCorruptError, StoreLockedError, StoreOpenError, StoreSchemaError } from './errors.ts'
 export { CURRENT_SCHEMA_VERSION } from './constants.ts'

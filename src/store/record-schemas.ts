@@ -118,13 +118,24 @@ export type InstallRecord = z.infer<typeof installRecordSchema>
  * kept until the vendor has it. Keyed by `reportId`.
  */
 export const reportRecordSchema = z.strictObject({
+  /** Hex SHA-256 of the sealed bytes. */
   reportId: keyPart,
+  app: keyPart,
   releaseId: keyPart,
-  /** The signed (and encrypted-to-the-vendor) report bytes. */
-  envelope,
+  /** Peer ids of the vendor the report is for (its seed's identities). */
+  to: z.array(keyPart).min(1).max(16),
+  /** The sealed report: encrypted to the vendor, readable by nobody else. */
+  sealed: envelope,
+  /** `own`: this machine's report; `custody`: held for another machine until the vendor is reachable. */
+  origin: z.enum(['own', 'custody']),
   createdAt: nonNegativeInt,
-  /** Whether delivery to the vendor was confirmed. */
-  delivered: z.boolean()
+  /** Peers this machine handed its own report to for custody. */
+  custodians: z.array(keyPart).max(16),
+  /** Delivery attempts so far, and when the next may be made. */
+  attempts: nonNegativeInt,
+  nextAttemptAt: nonNegativeInt,
+  /** When the vendor acknowledged it (own reports are kept, for status, after delivery). */
+  deliveredAt: nonNegativeInt.optional()
 })
 export type ReportRecord = z.infer<typeof reportRecordSchema>
 
@@ -137,7 +148,7 @@ export const testStartRecordSchema = outcomeRecordSchema
 export type TestStartRecord = OutcomeRecord
 
 /** Where this machine stands with one release (the per-release state machine of issue 3). */
-export const ROLLOUT_STATES = ['seen', 'waiting', 'downloading', 'testing', 'installing', 'installed', 'blocked', 'failed', 'rolled-back', 'superseded'] as const
+export const ROLLOUT_STATES = ['seen', 'waiting', 'downloading', 'testing', 'installing', 'installed', 'blocked', 'halted', 'failed', 'rolled-back', 'superseded', 'not-targeted'] as const
 export type RolloutStateName = typeof ROLLOUT_STATES[number]
 
 /**
@@ -165,6 +176,29 @@ export type RolloutRecord = z.infer<typeof rolloutRecordSchema>
 /** Key of a rollout record: `${app}/${releaseId}`. */
 export function rolloutKey (r: Pick<RolloutRecord, 'app' | 'releaseId'>): string {
   return `${r.app}/${r.releaseId}`
+}
+
+/**
+ * A vendor's halt or clear override as received and verified, the latest
+ * per scope: keyed `overrideKey(record)`.
+ */
+export const overrideRecordSchema = z.strictObject({
+  app: keyPart,
+  releaseId: keyPart,
+  /** The cluster it concerns, or OVERRIDE_RELEASE_SCOPE for the whole release. */
+  scope: keyPart,
+  sequence: nonNegativeInt,
+  envelope,
+  receivedAt: nonNegativeInt
+})
+export type OverrideRecord = z.infer<typeof overrideRecordSchema>
+
+/** The scope of a release-wide override ('*' is no cluster name). */
+export const OVERRIDE_RELEASE_SCOPE = '*'
+
+/** Key of an override record: `${app}/${releaseId}/${scope}`. */
+export function overrideKey (r: Pick<OverrideRecord, 'app' | 'releaseId' | 'scope'>): string {
+  return `${r.app}/${r.releaseId}/${r.scope}`
 }
 
 /** Key of an outcome record: `${releaseId}/${clusterId}/${peerId}`. */

@@ -17,9 +17,10 @@ import type { RecordCollection, SublevelHandle } from './record-collection.ts'
 import type { RecordCodec } from './record-codec.ts'
 import {
   installRecordSchema, membershipKey, membershipRecordSchema, outcomeKey, outcomeRecordSchema, releaseRecordSchema, reportRecordSchema,
-  rolloutKey, rolloutRecordSchema, testStartRecordSchema, clusterMapRecordSchema, censusRecordSchema, censusKey
+  rolloutKey, rolloutRecordSchema, testStartRecordSchema, clusterMapRecordSchema, censusRecordSchema, censusKey,
+  overrideRecordSchema, overrideKey
 } from './record-schemas.ts'
-import type { CensusRecord, ClusterMapRecord, InstallRecord, MembershipRecord, OutcomeRecord, ReleaseRecord, ReportRecord, RolloutRecord, TestStartRecord } from './record-schemas.ts'
+import type { CensusRecord, ClusterMapRecord, InstallRecord, MembershipRecord, OutcomeRecord, OverrideRecord, ReleaseRecord, ReportRecord, RolloutRecord, TestStartRecord } from './record-schemas.ts'
 
 const log = logger('mirage:store')
 
@@ -66,6 +67,8 @@ export interface Store {
   readonly clusterMaps: RecordCollection<ClusterMapRecord>
   /** Census entries a vendor seed received, keyed by `censusKey()`. */
   readonly census: RecordCollection<CensusRecord>
+  /** The vendor's halt and clear overrides, the latest per scope, keyed by `overrideKey()`. */
+  readonly overrides: RecordCollection<OverrideRecord>
   /** Closes the database, releasing its lock; safe to call more than once. */
   close(): Promise<void>
 }
@@ -80,7 +83,8 @@ const CODECS = {
   testStarts: { sublevel: 'test-starts', schema: testStartRecordSchema, keyOf: outcomeKey },
   rollouts: { sublevel: 'rollouts', schema: rolloutRecordSchema, keyOf: rolloutKey },
   clusterMaps: { sublevel: 'cluster-maps', schema: clusterMapRecordSchema, keyOf: (r) => r.app },
-  census: { sublevel: 'census', schema: censusRecordSchema, keyOf: censusKey }
+  census: { sublevel: 'census', schema: censusRecordSchema, keyOf: censusKey },
+  overrides: { sublevel: 'overrides', schema: overrideRecordSchema, keyOf: overrideKey }
 } satisfies {
   releases: RecordCodec<ReleaseRecord>
   outcomes: RecordCodec<OutcomeRecord>
@@ -91,6 +95,7 @@ const CODECS = {
   rollouts: RecordCodec<RolloutRecord>
   clusterMaps: RecordCodec<ClusterMapRecord>
   census: RecordCodec<CensusRecord>
+  overrides: RecordCodec<OverrideRecord>
 }
 
 /**
@@ -142,6 +147,7 @@ class LevelStore implements Store {
   readonly rollouts: RecordCollection<RolloutRecord>
   readonly clusterMaps: RecordCollection<ClusterMapRecord>
   readonly census: RecordCollection<CensusRecord>
+  readonly overrides: RecordCollection<OverrideRecord>
   readonly #db: RootDatabase
   #closing: Promise<void> | undefined
 
@@ -164,6 +170,7 @@ class LevelStore implements Store {
     this.rollouts = collection(CODECS.rollouts)
     this.clusterMaps = collection(CODECS.clusterMaps)
     this.census = collection(CODECS.census)
+    this.overrides = collection(CODECS.overrides)
   }
 
   async close (): Promise<void> {

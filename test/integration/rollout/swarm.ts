@@ -4,14 +4,17 @@ import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { parsePlanJson, publishRelease } from '../../../src/release/index.ts'
 import { startMirageNode } from '../../../src/node/index.ts'
-import { initVendorDir } from '../../../src/vendor/index.ts'
-import type { MirageNode, NodeConfig, NodeStatus, ReleaseStatus } from '../../../src/node/index.ts'
+import { initVendorDir, vendorReportsDir } from '../../../src/vendor/index.ts'
+import type { AppConfig, MirageNode, NodeConfig, NodeStatus, ReleaseStatus } from '../../../src/node/index.ts'
 import type { VerifiedRelease } from '../../../src/release/index.ts'
 import type { VendorDir } from '../../../src/vendor/index.ts'
 import type { ClusterSpec } from '../../../src/env/index.ts'
 import type { ShippedEnvSpec } from '../../../src/release/index.ts'
 
 export const APP = 'webshop'
+
+/** Where swarms live: outside the sandbox's private /tmp (see `Swarm.create`). */
+const SWARM_PARENT_DIR = process.env.MIRAGE_SWARM_DIR ?? (process.platform === 'linux' ? '/var/tmp' : tmpdir())
 
 export interface MachineSpec {
   name: string
@@ -21,6 +24,10 @@ export interface MachineSpec {
   environment?: ClusterSpec
   role?: 'auto' | 'representative' | 'follower'
   testEnv?: Record<string, string>
+  /** The owner's acceptance tests (run after the vendor's, and as the health check after install). */
+  tests?: AppConfig['tests']
+  /** Literal secrets to redact from this machine's problem reports. */
+  secrets?: string[]
 }
 
 export interface Machine {
@@ -37,6 +44,10 @@ export interface Machine {
  */
 const TEST_SCRIPT = `#!/bin/sh
 if [ -n "$HANG" ]; then sleep 600; fi
+if [ -n "$PHP_INI" ] && [ ! -r "$PHP_INI" ]; then
+  echo "webshop: cannot read $PHP_INI" >&2
+  exit 5
+fi
 if [ -n "$PHP_INI" ] && grep -q '^legacy = on' "$PHP_INI"; then
   echo "webshop: legacy mode is not supported any more" >&2
   exit 3
@@ -65,7 +76,9 @@ export class Swarm {
   }
 
   static async create (artifactBytes = 4 * 1024 * 1024): Promise<Swarm> {
-    const work = await mkdtemp(join(tmpdir(), 'mirage-swarm-'))
+    // Not under /tmp: a sandboxed test gets a fresh /tmp, and the machines'
+    // files (the php.ini a test reads) must stay visible to it, as /etc is.
+    const work = await mkdtemp(join(SWARM_PARENT_DIR, 'mirage-swarm-'))
     const vendor = await initVendorDir(join(work, 'vendor'))
     const artifactDir = join(work, 'artifact')
     await mkdir(join(artifactDir, 'share'), { recursive: true })
@@ -97,7 +110,7 @@ export class Swarm {
 
   /** The vendor's seed, which every machine bootstraps from; started once. */
   async startSeed (uploadBytesPerSecond = 0): Promise<MirageNode> {
-    this.seed ??= await startMirageNode({ config: this.#config('seed', {}, uploadBytesPerSecond), seed: { vendorKey: this.vendor.key } })
+    this.seed ??= await startMirageNode({ config: this.#config('seed', {}, uploadBytesPerSecond), seed: { vendorKey: this.vendor.key, reportInbox: vendorReportsDir(this.vendor.dir) } })
     return this.seed
   }
 
@@ -113,7 +126,13 @@ export class Swarm {
           cluster: spec.environment ?? { name: spec.cluster },
           role: spec.role ?? 'auto',
           uploadBytesPerSecond: 0,
-          testEnv: spec.testEnv ?? {}
+          testEnv: spec.testEnv ?? {},
+          tests: spec.tests ?? [],
+          // 'auto': bubblewrap where it runs, as on an owner's machine.
+          sandbox: 'auto' as const,
+          allowNetwork: false,
+          secrets: spec.secrets ?? [],
+          reports: true
         }
       }
       machine = { spec, config: this.#config(join('machines', spec.name), apps, 0) }

@@ -30,7 +30,7 @@ beforeAll(async () => {
 /** A node of app webshop that knows RELEASE_ID (webshop) and BLOG_RELEASE_ID (blog), and accepted override 6. */
 function context (overrides: Partial<OverrideIntakeContext> = {}): OverrideIntakeContext {
   const known = new Map([[RELEASE_ID, 'webshop'], [BLOG_RELEASE_ID, 'blog']])
-  return { app: 'webshop', trust, releaseApp: async id => known.get(id), highestSequence: 6, ...overrides }
+  return { app: 'webshop', trust, releaseApp: async id => known.get(id), highestSequence: () => 6, ...overrides }
 }
 
 function refused (result: OverrideValidation): { reason: string, message: string } {
@@ -109,7 +109,7 @@ describe('override intake', () => {
   it('accepts a vendor-signed override of a known release with a new sequence', async () => {
     const bytes = await signOverride(halt, vendor)
     expect(await validateOverride(bytes, context())).toEqual({ ok: true, override: halt, releaseKnown: true })
-    expect(await validateOverride(bytes, context({ highestSequence: undefined }))).toMatchObject({ ok: true })
+    expect(await validateOverride(bytes, context({ highestSequence: () => undefined }))).toMatchObject({ ok: true })
     expect(await validateOverride(await signOverride(clearAll, vendor), context())).toEqual({ ok: true, override: clearAll, releaseKnown: true })
   })
 
@@ -145,6 +145,15 @@ describe('override intake', () => {
     }
     expect(OVERRIDE_REJECTION_VERDICTS.replayed).toBe('ignore')
     expect((await validateOverride(await signOverride({ ...halt, sequence: 7 }, vendor), context())).ok).toBe(true)
+  })
+
+  it('checks the sequence per scope: an older override of another cluster arriving late is news, not a replay', async () => {
+    const highest = new Map([[`${RELEASE_ID}/B`, 7]])
+    const perScope = context({ highestSequence: o => highest.get(`${o.releaseId}/${o.clusterId ?? '*'}`) })
+    const haltA = { ...halt, clusterId: 'A', sequence: 6 }
+    const haltB = { ...halt, clusterId: 'B', sequence: 6 }
+    expect(await validateOverride(await signOverride(haltA, vendor), perScope)).toMatchObject({ ok: true, override: haltA })
+    expect(refused(await validateOverride(await signOverride(haltB, vendor), perScope))).toMatchObject({ reason: 'replayed', message: expect.stringContaining('cluster B') })
   })
 
   it('rejects an override of another app, on this app’s topic, even signed by a key trusted for both', async () => {

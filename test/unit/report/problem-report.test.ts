@@ -82,7 +82,7 @@ describe('problem report', () => {
       [{ ...good, failure: { ...good.failure, exitCode: 0 } }, 'failure'],
       [{ ...good, failure: { ...good.failure, exitCode: 1.5 } }, 'failure.exitCode'],
       [{ ...good, failure: { ...good.failure, signal: 'kill' } }, 'failure.signal'],
-      [{ ...good, failure: { ...good.failure, resourceUse: { maxRssBytes: -1, userCpuMs: 0, systemCpuMs: 0 } } }, 'failure.resourceUse.maxRssBytes'],
+      [{ ...good, failure: { ...good.failure, resourceUse: { userCpuMs: -1, systemCpuMs: 0 } } }, 'failure.resourceUse.userCpuMs'],
       [{ ...good, output: { ...good.output, tail: 'x'.repeat(MAX_REPORT_OUTPUT_TAIL_BYTES + 1) } }, 'output.tail'],
       [{ ...good, timings: { ...good.timings, testEndedAt: good.timings.testStartedAt - 1 } }, 'timings.testEndedAt'],
       [{ ...good, phase: 'health-check' }, 'timings.installedAt'],

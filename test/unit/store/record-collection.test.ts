@@ -163,11 +163,11 @@ describe('record collections', () => {
   it('reports valid CBOR of the wrong shape as RecordInvalidError naming the field', async () => {
     const dir = await makeTempDir()
     await (await openStore({ dir })).close()
-    await writeRaw(dir, 'reports', 'report-1', dagCbor.encode({ ...reportFor(1), delivered: 'yes' }))
+    await writeRaw(dir, 'reports', 'report-1', dagCbor.encode({ ...reportFor(1), attempts: 'yes' }))
     store = await openStore({ dir })
     const err = await store.reports.get('report-1').catch((e: unknown) => e)
     expect(err).toMatchObject({ name: 'RecordInvalidError', sublevel: 'reports', key: 'report-1' })
-    expect((err as RecordInvalidError).reason).toMatch(/^delivered: /)
+    expect((err as RecordInvalidError).reason).toMatch(/^attempts: /)
   })
 
   describe('entries', () => {
