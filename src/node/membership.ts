@@ -8,8 +8,17 @@ const log = logger('mirage:node:membership')
 
 /** A DHT lookup of one cluster's members must not stall the node; 10 s covers a loaded local swarm. */
 export const MEMBER_LOOKUP_TIMEOUT_MS = 10_000
-/** Lookups forced by unknown signers run at most this often per cluster. */
+/**
+ * Lookups forced by unknown signers, per cluster: a burst of
+ * FORCED_LOOKUP_BURST, then one per MIN_FORCED_LOOKUP_INTERVAL_MS. A burst,
+ * because a lookup stops at the signer it looks for: a representative's
+ * pass and a follower's failure a moment later are two lookups, and the
+ * failure must not be dropped for the limit (a follower would install past
+ * it). A bound, because forged messages from made-up keys would otherwise
+ * each cost a DHT query.
+ */
 export const MIN_FORCED_LOOKUP_INTERVAL_MS = 2_000
+export const FORCED_LOOKUP_BURST = 8
 /** How often a node checks whether its swarm grew enough to announce again. */
 export const GROWTH_CHECK_MS = 5_000
 
@@ -50,7 +59,7 @@ export class Membership {
   #stopping = new AbortController()
   readonly #lookups = new Map<string, Promise<LookupResult>>()
   readonly #announcedAt = new Map<string, number>()
-  readonly #forcedAt = new Map<string, number>()
+  readonly #forcedLookups = new Map<string, { tokens: number, at: number }>()
   /** Connections when the last announcement round began (-1: none yet). */
   #peersAtAnnounce = -1
   #lastAnnounce?: { at: number, peers: number }
@@ -139,14 +148,26 @@ export class Membership {
     const key = membershipKey({ app, clusterId, peerId })
     if (await this.#init.store.memberships.has(key)) return true
     const cluster = `${app}/${clusterId}`
-    if (Date.now() - (this.#forcedAt.get(cluster) ?? 0) < MIN_FORCED_LOOKUP_INTERVAL_MS) return false
-    this.#forcedAt.set(cluster, Date.now())
+    if (!this.#takeForcedLookup(cluster)) return false
     const running = this.#lookups.get(cluster)
     if (running !== undefined) {
       await running
       return this.#init.store.memberships.has(key)
     }
     return this.#findMember(app, clusterId, peerId)
+  }
+
+  /** Token bucket of forced lookups per cluster (see FORCED_LOOKUP_BURST). */
+  #takeForcedLookup (cluster: string): boolean {
+    const now = Date.now()
+    const bucket = this.#forcedLookups.get(cluster) ?? { tokens: FORCED_LOOKUP_BURST, at: now }
+    const tokens = Math.min(FORCED_LOOKUP_BURST, bucket.tokens + (now - bucket.at) / MIN_FORCED_LOOKUP_INTERVAL_MS)
+    if (tokens < 1) {
+      this.#forcedLookups.set(cluster, { tokens, at: now })
+      return false
+    }
+    this.#forcedLookups.set(cluster, { tokens: tokens - 1, at: now })
+    return true
   }
 
   /**

@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { chmod, mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises'
+import { chmod, cp, mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { parsePlanJson, publishRelease } from '../../../src/release/index.ts'
@@ -39,16 +41,18 @@ export interface Machine {
 /**
  * The release's test: it fails where the machine's php.ini (named by the
  * owner's testEnv) still has legacy mode on, as a real upgrade would break
- * on an environment the vendor never saw; it hangs where HANG is set (a
- * machine the upgrade froze).
+ * on an environment the vendor never saw, unless the release ships
+ * share/supports-legacy (a fixed release); it hangs where HANG is set (a
+ * machine the upgrade froze), and takes SLOW seconds where that is set.
  */
 const TEST_SCRIPT = `#!/bin/sh
 if [ -n "$HANG" ]; then sleep 600; fi
+if [ -n "$SLOW" ]; then sleep "$SLOW"; fi
 if [ -n "$PHP_INI" ] && [ ! -r "$PHP_INI" ]; then
   echo "webshop: cannot read $PHP_INI" >&2
   exit 5
 fi
-if [ -n "$PHP_INI" ] && grep -q '^legacy = on' "$PHP_INI"; then
+if [ -n "$PHP_INI" ] && grep -q '^legacy = on' "$PHP_INI" && [ ! -f "$(dirname "$0")/share/supports-legacy" ]; then
   echo "webshop: legacy mode is not supported any more" >&2
   exit 3
 fi
@@ -99,6 +103,7 @@ export class Swarm {
       test: { command: ['mirage-test'], timeoutMs: options.testTimeoutMs ?? 30_000 },
       plan: parsePlanJson(JSON.stringify(plan)),
       ...(options.envSpec === undefined ? {} : { envSpec: options.envSpec }),
+      reportKey: this.vendor.reportPublicKeyText,
       key: this.vendor.key,
       outDir: releaseDir,
       chunkSize: 256 * 1024
@@ -108,10 +113,52 @@ export class Swarm {
     return this.release
   }
 
-  /** The vendor's seed, which every machine bootstraps from; started once. */
+  /**
+   * Publishes a further release of the app without seeding it: `files` are
+   * added to (or, with null, removed from) a copy of the artifact tree.
+   */
+  async publish (init: { version: string, sequence: number, plan: Record<string, unknown>, files?: Record<string, string | null>, targets?: string[], testTimeoutMs?: number }): Promise<{ release: VerifiedRelease, dir: string }> {
+    const tree = join(this.work, `artifact-${init.version}`)
+    await cp(this.artifactDir, tree, { recursive: true })
+    for (const [path, content] of Object.entries(init.files ?? {})) {
+      if (content === null) await rm(join(tree, path), { force: true })
+      else await writeFile(join(tree, path), content)
+    }
+    const dir = join(this.work, `release-${init.version}`)
+    const release = await publishRelease({
+      app: APP,
+      version: init.version,
+      sequence: init.sequence,
+      artifactDir: tree,
+      test: { command: ['mirage-test'], timeoutMs: init.testTimeoutMs ?? 30_000 },
+      plan: parsePlanJson(JSON.stringify(init.plan)),
+      ...(init.targets === undefined ? {} : { targets: init.targets }),
+      reportKey: this.vendor.reportPublicKeyText,
+      key: this.vendor.key,
+      outDir: dir,
+      chunkSize: 256 * 1024
+    })
+    return { release, dir }
+  }
+
+  /**
+   * The vendor's seed, which every machine bootstraps from. It listens on
+   * one port for the swarm's life, so a seed stopped and started again
+   * (a vendor that went offline) is found where the machines knew it.
+   */
   async startSeed (uploadBytesPerSecond = 0): Promise<MirageNode> {
-    this.seed ??= await startMirageNode({ config: this.#config('seed', {}, uploadBytesPerSecond), seed: { vendorKey: this.vendor.key, reportInbox: vendorReportsDir(this.vendor.dir) } })
+    this.#seedPort ??= await freePort()
+    this.seed ??= await startMirageNode({
+      config: { ...this.#config('seed', {}, uploadBytesPerSecond), listen: [`/ip4/127.0.0.1/tcp/${this.#seedPort}`] },
+      seed: { vendorKey: this.vendor.key, reportInbox: vendorReportsDir(this.vendor.dir) }
+    })
     return this.seed
+  }
+
+  /** Stops the seed (the vendor goes offline); `startSeed` brings it back with its store. */
+  async stopSeed (): Promise<void> {
+    await this.seed?.stop()
+    delete this.seed
   }
 
   /** Starts (or restarts) a machine; it bootstraps from the seed. */
@@ -153,11 +200,28 @@ export class Swarm {
     return status?.apps[0]?.releases.find(r => r.id === this.release?.id)
   }
 
+  /** A machine's status for the release of `version` (of any release the machine knows). */
+  async versionStatus (name: string, version: string): Promise<ReleaseStatus | undefined> {
+    const status: NodeStatus | undefined = await this.machines.get(name)?.node?.status()
+    return status?.apps[0]?.releases.find(r => r.version === version)
+  }
+
+  /** The version the machine's `current` link points at (its install dir), or undefined. */
+  async currentVersion (name: string): Promise<string | undefined> {
+    const machine = this.machines.get(name)
+    if (machine === undefined) return undefined
+    const target = await readlink(join(machine.config.apps[APP]?.installDir ?? '', 'current')).catch(() => undefined)
+    return target?.replace(/^versions\//, '').replace(/-[^-]+$/, '')
+  }
+
   async describe (): Promise<string> {
     const lines: string[] = []
     for (const [name, machine] of this.machines) {
-      const r = machine.node === undefined ? undefined : await this.releaseStatus(name)
-      lines.push(`${name} (${machine.spec.cluster}): ${r === undefined ? 'stopped or no release' : `${r.state} ${r.role} chunks ${r.chunksHeld}/${r.chunksTotal}: ${r.reason} | engine ${r.gate.action}: ${r.gate.reason}`}`)
+      const releases = machine.node === undefined ? [] : (await machine.node.status()).apps[0]?.releases ?? []
+      if (releases.length === 0) lines.push(`${name} (${machine.spec.cluster}): stopped or no release`)
+      for (const r of releases) {
+        lines.push(`${name} (${machine.spec.cluster}) ${r.version}: ${r.state} ${r.role} chunks ${r.chunksHeld}/${r.chunksTotal}: ${r.reason} | engine ${r.gate.action}: ${r.gate.reason}`)
+      }
     }
     return lines.join('\n')
   }
@@ -168,8 +232,10 @@ export class Swarm {
     await rm(this.work, { recursive: true, force: true })
   }
 
+  #seedPort?: number
+
   #config (relativeDir: string, apps: NodeConfig['apps'], uploadBytesPerSecond: number): NodeConfig {
-    const seedAddress = this.seed?.multiaddrs().find(a => a.startsWith('/ip4/127.0.0.1/'))
+    const seedAddress = this.#seedPort === undefined ? undefined : `/ip4/127.0.0.1/tcp/${this.#seedPort}/p2p/${peerIdFromPrivateKey(this.vendor.key).toString()}`
     return {
       file: join(this.work, relativeDir, 'config.json'),
       dataDir: join(this.work, relativeDir, 'data'),
@@ -181,6 +247,16 @@ export class Swarm {
       uploadBytesPerSecond
     }
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve) })
+  const address = server.address()
+  await new Promise<void>(resolve => server.close(() => { resolve() }))
+  if (address === null || typeof address === 'string') throw new Error('no TCP port')
+  return address.port
 }
 
 /** Path → sha256 of every file, and link targets, under a tree: equal maps mean identical trees. */
