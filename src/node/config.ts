@@ -68,7 +68,7 @@ export interface AppConfig {
 /** One of the owner's acceptance tests. */
 export interface AcceptanceTest {
   name: string
-  /** argv; a program by absolute path or on PATH (run with the install's directory as its working directory). */
+  /** argv; a program by absolute path or on PATH, run in the staged version (and, as the health check, in the live version's directory). */
   command: string[]
   timeoutMs: number
   /** The test needs the network (granted only with `allowNetwork`). */

@@ -49,7 +49,16 @@ export class MessageIntake {
     this.#c = components
   }
 
+  /** Signed messages taken in so far (gossip and sync), by verdict. */
+  readonly counts: Record<IntakeVerdict, number> = { accept: 0, ignore: 0, reject: 0 }
+
   async take (kind: SyncItemKind, bytes: Uint8Array, expectedApp?: string): Promise<IntakeVerdict> {
+    const verdict = await this.#take(kind, bytes, expectedApp)
+    this.counts[verdict]++
+    return verdict
+  }
+
+  async #take (kind: SyncItemKind, bytes: Uint8Array, expectedApp?: string): Promise<IntakeVerdict> {
     try {
       switch (kind) {
         case 'release': return await this.#release(bytes, expectedApp)

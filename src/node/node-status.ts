@@ -50,6 +50,8 @@ export interface NodeStatus {
   /** The last round of membership announcements: when it ended, and the connections the node had when it began. */
   announced?: { at: number, peers: number }
   uploaded: { bytes: number, chunks: number, byPeer: Record<string, number> }
+  /** Signed messages (releases, overrides, test starts, outcomes, maps) taken in from gossip and sync, by verdict. */
+  messages: { accepted: number, ignored: number, rejected: number }
   /** Problem reports: this machine's own not yet acknowledged by the vendor, delivered, and held for others. */
   reports: { waiting: number, delivered: number, custody: number }
   apps: AppStatus[]
@@ -64,6 +66,7 @@ export interface NodeStatusInputs {
   seed: boolean
   lastAnnounce?: { at: number, peers: number }
   reports: () => Promise<{ own: number, custody: number, delivered: number }>
+  messages: { accept: number, ignore: number, reject: number }
 }
 
 export async function buildNodeStatus (inputs: NodeStatusInputs): Promise<NodeStatus> {
@@ -121,6 +124,7 @@ export async function buildNodeStatus (inputs: NodeStatusInputs): Promise<NodeSt
     connectedPeers: inputs.libp2p.getPeers().length,
     ...(inputs.lastAnnounce === undefined ? {} : { announced: inputs.lastAnnounce }),
     uploaded: { bytes: stats.bytesServed, chunks: stats.chunksServed, byPeer: Object.fromEntries(stats.byPeer) },
+    messages: { accepted: inputs.messages.accept, ignored: inputs.messages.ignore, rejected: inputs.messages.reject },
     reports: { waiting: reports.own, delivered: reports.delivered, custody: reports.custody },
     apps
   }

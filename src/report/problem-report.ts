@@ -150,7 +150,8 @@ const reportSchema = z.strictObject({
   v: z.literal(1),
   app: z.string().regex(APP_NAME_PATTERN, 'must be an app name'),
   releaseId: releaseIdSchema,
-  releaseVersion: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.+-]{0,63}$/, 'must be a version (1-64 of letters, digits, ".", "+", "-")'),
+  // As long as a manifest's version may be (src/release), so every release can be reported on.
+  releaseVersion: z.string().regex(/^[0-9A-Za-z][0-9A-Za-z.+-]{0,127}$/, 'must be a version (1-128 of letters, digits, ".", "+", "-")'),
   clusterId: z.string().regex(CLUSTER_NAME_PATTERN, 'must be a cluster name'),
   machine: machineSchema,
   role: z.enum(REPORT_ROLES),
