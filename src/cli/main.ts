@@ -5,13 +5,14 @@ import { nodeCommands } from './commands/node.ts'
 import { envCommands } from './commands/env.ts'
 import { releaseCommands } from './commands/release.ts'
 import { vendorCommands } from './commands/vendor.ts'
+import { scenarioCommands } from './commands/scenario.ts'
 import type { CliIo, Command, CommandGroup } from './command.ts'
 
 export const rootCommand: CommandGroup = {
   kind: 'group',
   name: 'mirage',
   summary: 'Mirage: staged deployment of software upgrades over a peer-to-peer overlay.',
-  commands: [quickstartCommand, nodeCommands, vendorCommands, releaseCommands, envCommands]
+  commands: [quickstartCommand, nodeCommands, vendorCommands, releaseCommands, envCommands, scenarioCommands]
 }
 
 /**
@@ -27,7 +28,9 @@ const OPERATIONAL_ERRORS = new Set([
   'ConfigError', 'ControlError', 'DownloadError', 'InstallError', 'TestRunInvalidError',
   'StraceMissingError', 'PtraceDeniedError', 'TraceStartError', 'SpecFileExistsError',
   'EnvSpecError', 'FingerprintError', 'ConfigParseError',
-  'CensusProtocolError', 'CensusFileError', 'VendorClusterError', 'CensusError', 'ClusterOptionsError', 'ClusterMapInvalidError', 'ClusterMapRefusedError'
+  'CensusProtocolError', 'CensusFileError', 'VendorClusterError', 'CensusError', 'ClusterOptionsError', 'ClusterMapInvalidError', 'ClusterMapRefusedError',
+  'ReportError', 'RedactionConfigError', 'ReportKeyFormatError', 'VendorOverrideError', 'SandboxUnavailableError', 'OverrideMessageError',
+  'ResultsFileError', 'ScenarioInvalidError', 'SimulationError'
 ])
 
 /** Runs the `mirage` command line; returns the exit code (0 ok, 1 failure, 2 usage). */

@@ -43,6 +43,9 @@ export const MAX_MEMBER_REFRESH_INTERVAL_MS = 600_000
  */
 export const ELECTION_SETTLE_MS = 5_000
 
+/** The longest the election waits for a lookup that ran to its end (see #step). */
+export const ELECTION_SETTLE_MAX_MS = 30_000
+
 /** After a member lookup that was cut short, the election's next lookup comes this much later. */
 export const LOOKUP_RETRY_MS = 1_000
 
@@ -369,7 +372,13 @@ export class AppRollout {
         const settledAt = Math.max(record?.at.seen ?? now, announced ?? now) + settle
         const lookedUp = this.#lookedUpAt.get(this.#clusterId) ?? 0
         const started = await this.#init.store.testStarts.has(`${release.id}/${this.#clusterId}/${this.#init.peerId}`)
-        if ((announced === undefined || lookedUp < settledAt) && !started) {
+        // Without staging every machine tests: there is no election to settle.
+        const elects = release.manifest.plan.style !== 'all-at-once'
+        // Lookups cut short on a loaded machine must not hold the election
+        // forever: past ELECTION_SETTLE_MAX_MS it goes with the members it knows
+        // (a wrong self-election only adds a representative).
+        const givenUp = now >= Math.max(record?.at.seen ?? now, announced ?? now) + ELECTION_SETTLE_MAX_MS
+        if (elects && !givenUp && (announced === undefined || lookedUp < settledAt) && !started) {
           await this.#setState(release, 'waiting', `learning the members of cluster ${this.#clusterId} before the election`, role)
           clearTimeout(this.#settleTimer)
           // Past the settle time, the last lookup was cut short: try again, not at once.
