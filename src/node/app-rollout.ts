@@ -116,6 +116,8 @@ export class AppRollout {
   /** When the last completed lookup of each cluster's members began. */
   readonly #lookedUpAt = new Map<string, number>()
   #settleTimer?: NodeJS.Timeout
+  /** When the engine first told this machine to test each release (for ELECTION_SETTLE_MAX_MS). */
+  readonly #toldToTestAt = new Map<string, number>()
   #clusterId: string
   /** A cluster to move to once no release is in flight here. */
   #movingTo?: string
@@ -377,7 +379,11 @@ export class AppRollout {
         // Lookups cut short on a loaded machine must not hold the election
         // forever: past ELECTION_SETTLE_MAX_MS it goes with the members it knows
         // (a wrong self-election only adds a representative).
-        const givenUp = now >= Math.max(record?.at.seen ?? now, announced ?? now) + ELECTION_SETTLE_MAX_MS
+        // Counted from when this machine was first told to test (its gate opened), not from the release's arrival:
+        // a staged cluster waits long for its prerequisites, and its lookups by then are what should decide.
+        const toldToTestAt = this.#toldToTestAt.get(release.id) ?? now
+        this.#toldToTestAt.set(release.id, toldToTestAt)
+        const givenUp = now >= toldToTestAt + ELECTION_SETTLE_MAX_MS
         if (elects && !givenUp && (announced === undefined || lookedUp < settledAt) && !started) {
           await this.#setState(release, 'waiting', `learning the members of cluster ${this.#clusterId} before the election`, role)
           clearTimeout(this.#settleTimer)
