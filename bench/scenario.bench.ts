@@ -1,0 +1,61 @@
+/**
+ * Benchmark (not a test), issue 6: the largest population of real
+ * in-process nodes this machine runs through `quickstart`'s rollout.
+ *
+ *   node bench/scenario.bench.ts                    # 10, 25, 50, 100, 200 machines until one fails
+ *   node bench/scenario.bench.ts --machines 10,20   # these sizes only
+ *   node bench/scenario.bench.ts --limit-s 300      # give each size this long to settle
+ *
+ * Each size is `quickstart` scaled (every cluster proportionally: the same
+ * three clusters, one broken by 2.0.0, the vendor's fix after the first
+ * report), staged, every machine a real libp2p node in this process. Printed
+ * per size: wall time of the rollout (first publication until every machine
+ * runs a working version), whether it settled, peak resident memory of the
+ * process divided by the number of nodes, and overhead. Goal (issue 6): at
+ * least 200 machines. The figures are reported, not asserted.
+ */
+import { rm } from 'node:fs/promises'
+import { parseArgs } from 'node:util'
+import { loadScenario, resolveScenario, scaleScenario } from '../src/scenario/index.ts'
+import { runScenario } from '../src/scenario/run-scenario.ts'
+
+const TARGET_MACHINES = 200
+
+const { values } = parseArgs({
+  options: {
+    machines: { type: 'string', default: '10,25,50,100,200' },
+    'limit-s': { type: 'string', default: '300' }
+  }
+})
+const sizes = values.machines.split(',').map(Number)
+const limitMs = Number(values['limit-s']) * 1000
+const base = await loadScenario(await resolveScenario('quickstart'))
+
+console.log(`scenario bench: quickstart scaled, staged, every machine a real libp2p node in one process; each size has ${limitMs / 1000} s to settle`)
+let largest = 0
+for (const machines of sizes) {
+  const scenario = scaleScenario(base, machines)
+  const workDir = `/var/tmp/mirage-scenario-bench-${process.pid}-${machines}`
+  let peakRss = process.memoryUsage().rss
+  const sampler = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage().rss) }, 250)
+  const started = performance.now()
+  try {
+    const results = await runScenario(scenario, { runner: 'in-process', workDir, plans: ['staged'], settleTimeoutMs: limitMs })
+    const run = results.runs[0]
+    const wallS = (performance.now() - started) / 1000
+    const settled = results.notes.every(note => !note.includes('did not settle'))
+    const latency = run?.metrics.latencyMs
+    const perNodeMiB = peakRss / (machines + 1) / 2 ** 20
+    console.log(`${String(machines).padStart(4)} machines: ${settled ? 'settled' : 'DID NOT SETTLE'} | rollout latency ${latency == null ? 'none (not everyone reached a working version)' : `${(latency / 1000).toFixed(1)} s`} | ` +
+      `wall ${wallS.toFixed(1)} s (with start-up) | peak RSS ${(peakRss / 2 ** 30).toFixed(2)} GiB = ${perNodeMiB.toFixed(0)} MiB per node | overhead ${run?.metrics.overhead ?? '?'} | never working ${run?.metrics.neverWorking ?? '?'}`)
+    if (!settled || run === undefined || run.metrics.neverWorking > 0) break
+    largest = machines
+  } catch (err) {
+    console.log(`${String(machines).padStart(4)} machines: FAILED: ${(err as Error).message}`)
+    break
+  } finally {
+    clearInterval(sampler)
+    await rm(workDir, { recursive: true, force: true })
+  }
+}
+console.log(`largest population that completed: ${largest} machines (goal: at least ${TARGET_MACHINES}) — ${largest >= TARGET_MACHINES ? 'PASS' : 'FAIL'}`)
