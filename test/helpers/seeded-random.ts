@@ -1,14 +1,6 @@
 /**
  * mulberry32: a tiny seeded PRNG, uniform in [0, 1). Tests, generated
- * populations and benchmarks use it so "random" input is reproducible.
+ * populations and benchmarks use it so "random" input is reproducible; it
+ * is the very one the scenario runners draw churn with.
  */
-export function mulberry32 (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { mulberry32 } from '../../src/scenario/population.ts'

@@ -1,14 +1,13 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { PLAN_STYLES } from '../../release/index.ts'
-import type { PlanStyle } from '../../release/index.ts'
 import { renderReport } from '../../results-report/index.ts'
 import { loadScenario, resolveScenario } from '../../scenario/index.ts'
 import { runScenario } from '../../scenario/run-scenario.ts'
 import type { RunProgress } from '../../scenario/run-scenario.ts'
 import { EXIT_OK, integerOption, optionalString } from '../command.ts'
-import { UsageError } from '../errors.ts'
-import type { CliIo, Command } from '../command.ts'
+import type { Command } from '../command.ts'
+import { plansOption } from './scenario-options.ts'
 
 /** Where runs keep their nodes: not under /tmp, which sandboxed tests see as their own empty /tmp. */
 const DEFAULT_WORK_PARENT = '/var/tmp'
@@ -88,14 +87,3 @@ function seconds (ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`
 }
 
-function plansOption (text: string | undefined, path: string): PlanStyle[] | undefined {
-  if (text === undefined) return undefined
-  const plans = text.split(',').map(p => p.trim()).filter(p => p !== '')
-  for (const plan of plans) {
-    if (!(PLAN_STYLES as readonly string[]).includes(plan)) throw new UsageError(`--plans: "${plan}" is not one of ${PLAN_STYLES.join(', ')}`, path)
-  }
-  if (plans.length === 0 || new Set(plans).size !== plans.length) throw new UsageError('--plans must list distinct plan styles, e.g. staged,all-at-once', path)
-  return plans as PlanStyle[]
-}
-
-export type { CliIo }

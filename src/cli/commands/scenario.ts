@@ -1,11 +1,10 @@
 import { resolve, join } from 'node:path'
 import { PLAN_STYLES } from '../../release/index.ts'
-import type { PlanStyle } from '../../release/index.ts'
 import { loadScenario, machineCount, resolveScenario, writeSimulation } from '../../scenario/index.ts'
 import type { RunSummary, Scenario } from '../../scenario/index.ts'
 import { EXIT_FAILURE, EXIT_OK, integerOption, optionalString } from '../command.ts'
-import { UsageError } from '../errors.ts'
 import { compareCommand, reportCommand } from './scenario-report.ts'
+import { plansOption } from './scenario-options.ts'
 import { scenarioRunCommand } from './scenario-run.ts'
 import type { CliIo, Command, CommandGroup, ParsedArgs } from '../command.ts'
 
@@ -111,15 +110,6 @@ export const scenarioCommands: CommandGroup = {
   commands: [scenarioRunCommand, scenarioSimulateCommand, reportCommand, compareCommand, scenarioValidateCommand]
 }
 
-function plansOption (text: string | undefined, path: string): PlanStyle[] | undefined {
-  if (text === undefined) return undefined
-  const plans = text.split(',').map(p => p.trim()).filter(p => p !== '')
-  for (const plan of plans) {
-    if (!(PLAN_STYLES as readonly string[]).includes(plan)) throw new UsageError(`--plans: "${plan}" is not one of ${PLAN_STYLES.join(', ')}`, path)
-  }
-  if (plans.length === 0 || new Set(plans).size !== plans.length) throw new UsageError('--plans must list distinct plan styles, e.g. staged,all-at-once', path)
-  return plans as PlanStyle[]
-}
 
 function renderSummary (scenario: Scenario, runs: RunSummary[], file: string): string {
   const seconds = (ms: number | null): string => ms === null ? 'never' : `${(ms / 1000).toFixed(1)} s`

@@ -7,7 +7,7 @@ import { importReleaseDir } from '../../../src/node/seed-release.ts'
 import { PEER_KEY_FILE } from '../../../src/node/index.ts'
 import { SIGNATURE_DOMAINS, encodeCanonical, decodeCanonical, generateSigningKey, loadPrivateKey, sealEnvelope, MAX_ENVELOPE_BYTES } from '../../../src/trust/index.ts'
 import { waitFor } from '../../helpers/wait-for.ts'
-import { APP, Swarm, treeDigest } from './swarm.ts'
+import { APP, Swarm, scoreOf, treeDigest } from './swarm.ts'
 import type { OverlayLibp2p } from '../../../src/overlay/index.ts'
 import type { ChunkStore } from '../../../src/content/index.ts'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -27,11 +27,6 @@ function firstAddress (libp2p: OverlayLibp2p): Multiaddr {
   const address = libp2p.getMultiaddrs()[0]
   if (address === undefined) throw new Error('the node listens nowhere')
   return address
-}
-
-/** Gossipsub's score of a peer, as the node sees it (the implementation has it; the interface hides it). */
-function scoreOf (libp2p: OverlayLibp2p, peer: string): number {
-  return (libp2p.services.pubsub as unknown as { getScore(id: string): number }).getScore(peer)
 }
 
 describe('forged and tampered input', () => {

@@ -8,7 +8,7 @@ import { createOverlayLibp2p, signOverride, topicName } from '../../../src/overl
 import { generateSigningKey } from '../../../src/trust/index.ts'
 import { issueOverride } from '../../../src/vendor/index.ts'
 import { waitFor } from '../../helpers/wait-for.ts'
-import { APP, Swarm } from './swarm.ts'
+import { APP, Swarm, scoreOf } from './swarm.ts'
 import type { OverlayLibp2p } from '../../../src/overlay/index.ts'
 
 let swarm: Swarm | undefined
@@ -22,11 +22,6 @@ afterEach(async () => {
 
 const PLAN = { style: 'staged', clusters: [{ name: 'A', k: 1, q: 1 }, { name: 'B', after: ['A'], k: 1, q: 1 }], default: { k: 1, q: 1 } }
 const WAIT = { timeoutMs: 120_000, intervalMs: 300 }
-
-/** Gossipsub's score of a peer, as the node sees it (the implementation has it; the interface hides it). */
-function scoreOf (libp2p: OverlayLibp2p, peer: string): number {
-  return (libp2p.services.pubsub as unknown as { getScore(id: string): number }).getScore(peer)
-}
 
 describe('halt and clear overrides', () => {
   it('halts a cluster, refuses forged and replayed overrides, and lets the cluster go on after a clear', async () => {

@@ -249,6 +249,11 @@ export class Swarm {
   }
 }
 
+/** Gossipsub's score of a peer, as a node sees it (the implementation has it; the interface hides it). */
+export function scoreOf (libp2p: MirageNode['libp2p'], peer: string): number {
+  return (libp2p.services.pubsub as unknown as { getScore(id: string): number }).getScore(peer)
+}
+
 /** A TCP port free on 127.0.0.1 right now (the OS picks it). */
 async function freePort (): Promise<number> {
   const server = createServer()
