@@ -5,7 +5,7 @@
  * through the stages again; and a machine its cluster misplaced rolls back
  * after its health check and halts its cluster for the rest.
  */
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openInstaller } from '../../../src/install/index.ts'
@@ -89,16 +89,17 @@ describe('the fix loop: failure, report, fix', () => {
     // The vendor comes back: the report arrives (once, whichever routes it took), readable only with its key.
     await s.startSeed()
     await waitFor('the report in the vendor\'s inbox', async () => (await readdir(vendorReportsDir(s.vendor.dir))).length > 0, WAIT)
-    const inbox = await readReportInbox(s.vendor)
+    const inbox = await readReportInbox(s.vendor, { details: true })
     expect(inbox.unreadable).toEqual([])
     expect(inbox.groups).toHaveLength(1)
     const group = inbox.groups[0]
     expect(group).toMatchObject({ clusterId: 'B', releaseId: broken.release.id, count: 1, machines: [s.machines.get('b1')?.node?.peerId.toString()] })
     expect(group?.signature).toMatchObject({ phase: 'test', test: 'release test', ending: 'exit 3' })
-    // The owner's secret, printed by nothing here but present in the environment, never leaves in clear.
-    for (const file of await readdir(vendorReportsDir(s.vendor.dir))) {
-      expect((await readFile(join(vendorReportsDir(s.vendor.dir), file))).includes('hunter2-not-for-vendors')).toBe(false)
-    }
+    // The failing test printed the machine's php.ini, password included: the vendor gets the output, not the secret.
+    const tail = group?.reports[0]?.report.output.tail ?? ''
+    expect(tail).toContain('legacy mode is not supported')
+    expect(tail).toContain('[REDACTED')
+    expect(tail).not.toContain('hunter2-not-for-vendors')
     await waitFor('b1 sees its report delivered', async () => (await s.machines.get('b1')?.node?.status())?.reports.delivered === 1, WAIT)
 
     // The fix: it supports legacy mode, and flows through A, B and C again.

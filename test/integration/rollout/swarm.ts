@@ -53,7 +53,8 @@ if [ -n "$PHP_INI" ] && [ ! -r "$PHP_INI" ]; then
   exit 5
 fi
 if [ -n "$PHP_INI" ] && grep -q '^legacy = on' "$PHP_INI" && [ ! -f "$(dirname "$0")/share/supports-legacy" ]; then
-  echo "webshop: legacy mode is not supported any more" >&2
+  echo "webshop: legacy mode is not supported any more; configuration follows" >&2
+  cat "$PHP_INI" >&2
   exit 3
 fi
 test -f "$(dirname "$0")/share/catalog.bin" || exit 4
