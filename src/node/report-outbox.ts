@@ -65,6 +65,8 @@ export class ReportOutbox {
   #timer?: NodeJS.Timeout
   #running?: Promise<void>
   #again = false
+  /** A round asked for while one ran wants to skip the backoff (the vendor just connected). */
+  #forceAgain = false
   #stopped = true
   readonly #stopping = new AbortController()
 
@@ -150,16 +152,17 @@ export class ReportOutbox {
   /** Runs a delivery round now (`force`: also reports whose backoff has not run out). */
   kick (force = false): void {
     if (this.#stopped) return
+    this.#forceAgain ||= force
     if (this.#running !== undefined) {
       this.#again = true
       return
     }
     this.#running = (async () => {
-      let forced = force
       do {
         this.#again = false
+        const forced = this.#forceAgain
+        this.#forceAgain = false
         await this.#round(forced).catch((err: unknown) => { log.error('report delivery round failed: %e', err) })
-        forced = false
       } while (this.#again && !this.#stopped)
     })().finally(() => {
       this.#running = undefined
