@@ -11,9 +11,10 @@
  * Nothing a run starts outlives it: machines and seed are stopped when the
  * run ends, fails, or is aborted (Ctrl-C).
  */
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
+import { decodeSealedReport } from '../report/index.ts'
 import { initVendorDir, vendorPublish, vendorReportsDir } from '../vendor/index.ts'
 import type { PlanStyle } from '../release/index.ts'
 import type { NodeStatus } from '../node/index.ts'
@@ -97,7 +98,7 @@ export async function runScenario (scenario: Scenario, options: RunScenarioOptio
   })
 }
 
-interface PublishedRelease { version: string, dir: string, publishedAt?: number, targets?: string[] }
+interface PublishedRelease { version: string, id: string, dir: string, publishedAt?: number, targets?: string[] }
 
 async function runPlan (
   scenario: Scenario, plan: PlanStyle, repetition: number, seed: number,
@@ -118,12 +119,12 @@ async function runPlan (
       const planFile = join(work, 'plans', `${version}.json`)
       await mkdir(join(work, 'plans'), { recursive: true })
       await writeFile(planFile, JSON.stringify(planFor(scenario, plan, targets)))
-      await vendorPublish({
+      const published = await vendorPublish({
         vendor, app: scenario.app, version, artifactDir: tree, planPath: planFile, outDir: dir,
         testCommand: ['mirage-test'], testTimeoutMs: scenario.test.timeoutMs, sequence: ++sequence,
         ...(targets === undefined ? {} : { targets: [...targets] })
       })
-      releases.set(version, { version, dir, ...(targets === undefined ? {} : { targets: [...targets] }) })
+      releases.set(version, { version, id: published.id, dir, ...(targets === undefined ? {} : { targets: [...targets] }) })
     }
   }
 
@@ -173,7 +174,8 @@ async function runPlan (
         }
         const fix = spec.fix === undefined ? undefined : releases.get(spec.fix.version)
         if (spec.fix !== undefined && fix !== undefined && fix.publishedAt === undefined && swarm.seed !== undefined) {
-          if (!fixDue.has(spec.version) && await inboxHasReport(vendor.dir)) fixDue.set(spec.version, now + spec.fix.afterFirstReportMs)
+          const faulty = releases.get(spec.version)
+          if (!fixDue.has(spec.version) && faulty !== undefined && await inboxHasReportOn(vendor.dir, faulty.id)) fixDue.set(spec.version, now + spec.fix.afterFirstReportMs)
           const due = fixDue.get(spec.version)
           if (due !== undefined && now >= due) {
             await swarm.seed.seedRelease(fix.dir)
@@ -196,7 +198,7 @@ async function runPlan (
       }
       // Late joiners, churn.
       for (const m of machines.values()) {
-        if (m.spec.joinAt > 0 && now >= m.spec.joinAt && !swarm.isRunning(m.id) && !restarts.has(m.id) && !outages.some(o => o.id === m.id && now >= o.atMs && now < o.atMs + o.downForMs)) {
+        if (m.spec.joinAt > 0 && now >= m.spec.joinAt && !swarm.isRunning(m.id) && !outages.some(o => o.id === m.id && now >= o.atMs && now < o.atMs + o.downForMs)) {
           await swarm.start(m)
         }
       }
@@ -307,7 +309,17 @@ function afterOf (scenario: Scenario, cluster: string): string[] {
   return [...(scenario.rules.clusters.find(c => c.name === cluster)?.after ?? scenario.rules.default.after ?? [])]
 }
 
-async function inboxHasReport (vendorDir: string): Promise<boolean> {
-  const files = await readdir(vendorReportsDir(vendorDir)).catch(() => [])
-  return files.some(f => f.endsWith('.report'))
+/** Whether the vendor's inbox holds a report about `releaseId` (read from the sealed envelope's outer fields, without opening it). */
+async function inboxHasReportOn (vendorDir: string, releaseId: string): Promise<boolean> {
+  const dir = vendorReportsDir(vendorDir)
+  const files = await readdir(dir).catch(() => [])
+  for (const file of files) {
+    if (!file.endsWith('.report')) continue
+    try {
+      if (decodeSealedReport(await readFile(join(dir, file))).release === releaseId) return true
+    } catch {
+      // A file the seed would never write (it checks the form first): not a report about anything.
+    }
+  }
+  return false
 }
