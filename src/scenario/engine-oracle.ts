@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto'
 import { applyEvent, createRolloutState, evaluate } from '../rollout/index.ts'
-import type { RolloutEvent, RolloutRelease, RolloutState, RolloutView, SelfDecision } from '../rollout/index.ts'
+import type { RolloutEvent, RolloutRelease, RolloutState, SelfDecision } from '../rollout/index.ts'
 import type { RolloutPlan } from '../release/index.ts'
 
 /**
@@ -95,7 +95,6 @@ interface ClassAnswer {
   at: number
   validUntil: number
   decision: SelfDecision
-  view: RolloutView
 }
 
 export class EngineOracle {
@@ -112,7 +111,6 @@ export class EngineOracle {
   readonly #fedPasses: Int32Array
   readonly #quorum: Int32Array
   readonly #answers: Array<Map<string, ClassAnswer>>
-  #base?: ClassAnswer
 
   constructor (init: OracleInit) {
     this.#init = init
@@ -170,23 +168,6 @@ export class EngineOracle {
     return type === 'pass' ? (this.#fedPasses[cluster] as number) < (this.#quorum[cluster] as number) : this.#fedFailure[cluster] === 0
   }
 
-  /** Whether `machine` is an elected representative as of `now` (only ballot members can be). */
-  elected (machine: number, cluster: number, now: number): boolean {
-    if (!this.#inBallot.has(machine)) return false
-    const view = this.baseView(now)
-    const own = view.clusters.find(c => c.clusterId === this.#init.clusters[cluster])
-    return own?.representatives.includes(this.#init.peerIdOf(machine)) === true
-  }
-
-  /** The shared state's own view at `now` (cached like a class). */
-  baseView (now: number): RolloutView {
-    if (this.#base === undefined || !fresh(this.#base, this.version, now)) {
-      const view = evaluate(this.#shared, now)
-      this.#base = { version: this.version, at: now, validUntil: view.nextDeadlineAt ?? Infinity, decision: view.self, view }
-    }
-    return this.#base.view
-  }
-
   /**
    * The engine's decision for `machine` at `now`: its class's cached answer,
    * or `evaluate` of the shared state with the machine as `self`.
@@ -209,7 +190,7 @@ export class EngineOracle {
       if (own.startedAt !== undefined) state = applyEvent(state, { type: 'test-started', at: own.startedAt, clusterId, peerId })
       if (own.outcome !== undefined) state = applyEvent(state, { type: 'outcome', at: own.outcome.at, clusterId, peerId, pass: own.outcome.pass })
       const view = evaluate(state, now)
-      answer = { version: this.version, at: now, validUntil: view.nextDeadlineAt ?? Infinity, decision: view.self, view }
+      answer = { version: this.version, at: now, validUntil: view.nextDeadlineAt ?? Infinity, decision: view.self }
       answers.set(key, answer)
     }
     return answer.validUntil === Infinity ? { decision: answer.decision } : { decision: answer.decision, nextDeadlineAt: answer.validUntil }

@@ -208,8 +208,8 @@ function configFile (config: NodeConfig): Record<string, unknown> {
   }
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-async function freePort (): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
+export async function freePort (): Promise<number> {
   const server = createServer()
   await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve) })
   const address = server.address()

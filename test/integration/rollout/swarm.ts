@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { chmod, cp, mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { parsePlanJson, publishRelease } from '../../../src/release/index.ts'
 import { startMirageNode } from '../../../src/node/index.ts'
+import { freePort } from '../../../src/scenario/run-swarm.ts'
 import { initVendorDir, vendorReportsDir } from '../../../src/vendor/index.ts'
 import type { AppConfig, MirageNode, NodeConfig, NodeStatus, ReleaseStatus } from '../../../src/node/index.ts'
 import type { VerifiedRelease } from '../../../src/release/index.ts'
@@ -253,16 +253,6 @@ export class Swarm {
 /** Gossipsub's score of a peer, as a node sees it (the implementation has it; the interface hides it). */
 export function scoreOf (libp2p: MirageNode['libp2p'], peer: string): number {
   return (libp2p.services.pubsub as unknown as { getScore(id: string): number }).getScore(peer)
-}
-
-/** A TCP port free on 127.0.0.1 right now (the OS picks it). */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve) })
-  const address = server.address()
-  await new Promise<void>(resolve => server.close(() => { resolve() }))
-  if (address === null || typeof address === 'string') throw new Error('no TCP port')
-  return address.port
 }
 
 /** Path → sha256 of every file, and link targets, under a tree: equal maps mean identical trees. */
