@@ -71,7 +71,7 @@ export interface AppRolloutInit {
   onClusterMoved?(clusterId: string): Promise<void>
   /** Signs and gossips this node's test start / outcome, and takes it in locally. */
   announceTestStart(release: VerifiedRelease): Promise<void>
-  announceOutcome(release: VerifiedRelease, result: TestResult): Promise<void>
+  announceOutcome(release: VerifiedRelease, result: OutcomeFacts): Promise<void>
   /** Fetches the artifact's chunks from peers into `chunks`, reporting bytes per serving peer. */
   download(release: VerifiedRelease, onChunk: (from: string, bytes: number, held: number) => void, signal: AbortSignal): Promise<void>
   /** Tells the swarm this node holds the artifact (DHT provider record of its root). */
@@ -92,6 +92,9 @@ export interface TestFailure {
   endedAt: number
   installedAt?: number
 }
+
+/** What a signed outcome says about a test run. */
+export type OutcomeFacts = Pick<TestResult, 'pass' | 'exitCode' | 'durationMs' | 'logDigest'>
 
 interface Entry { release: VerifiedRelease, state: RolloutState }
 
@@ -337,6 +340,12 @@ export class AppRollout {
     if (entry === undefined) return
     const { release } = entry
     const record = await this.#record(release.id)
+    if (record?.unannouncedPass !== undefined) {
+      // We stopped between a passing test and announcing it: finish the install, then tell.
+      if (record.state === 'installing' && this.#decisionWithOwnPass(release) === 'install') await this.#switchTo(release, 'representative', { healthCheck: false })
+      await this.#announcePass(release, record.unannouncedPass)
+      return this.#drive()
+    }
     if (record !== undefined && FINAL_STATES.has(record.state)) return
 
     const now = Date.now()
@@ -414,9 +423,27 @@ export class AppRollout {
     if (!suite.pass) {
       await this.#setState(release, 'failed', `the release's test failed here: ${describeSuite(suite)}`, 'representative')
       await this.#report({ release, clusterId: this.#clusterId, role: 'representative', phase: 'test', suite, startedAt, endedAt: Date.now() })
+      // Our own outcome reaches the engine through intake, and blocks us there.
+      return await this.#init.announceOutcome(release, result)
     }
-    // Our own outcome reaches the engine through intake; the next step installs on a pass.
-    await this.#init.announceOutcome(release, result)
+    const pass = { exitCode: 0 as const, durationMs: Math.round(result.durationMs), logDigest: result.logDigest }
+    // A representative installs before it announces its pass: followers wait
+    // for that pass, so none of them runs the version before it does. A halt
+    // that came in during the test still stops the install.
+    if (this.#decisionWithOwnPass(release) === 'install') {
+      await this.#setState(release, 'installing', 'our own test passed', 'representative', { unannouncedPass: pass })
+      // The suite just passed on this very tree: no health check to repeat.
+      await this.#switchTo(release, 'representative', { healthCheck: false })
+    }
+    await this.#announcePass(release, pass)
+  }
+
+  async #announcePass (release: VerifiedRelease, pass: NonNullable<RolloutRecord['unannouncedPass']>): Promise<void> {
+    await this.#init.announceOutcome(release, { pass: true, ...pass })
+    const record = await this.#record(release.id)
+    if (record?.unannouncedPass === undefined) return
+    const { unannouncedPass: _, ...rest } = record
+    await this.#init.store.rollouts.put(rolloutKey(rest), { ...rest, updatedAt: Date.now() })
   }
 
   async #install (release: VerifiedRelease, reason: string, role: 'representative' | 'follower'): Promise<void> {
@@ -424,6 +451,11 @@ export class AppRollout {
     // The download took a while: a halt or a failure may have closed the gate meanwhile.
     if (this.#decisionNow(release) !== 'install') return this.#drive()
     await this.#setState(release, 'installing', reason, role)
+    await this.#switchTo(release, role, { healthCheck: true })
+  }
+
+  /** Installs the downloaded release and points `current` at it, with a health check on the live tree when asked. */
+  async #switchTo (release: VerifiedRelease, role: 'representative' | 'follower', { healthCheck }: { healthCheck: boolean }): Promise<void> {
     const staged = await this.#stage(release)
     const name = `${release.manifest.version}-${release.id.slice(-10)}`
     const { previous } = await this.#init.installer.install(staged, name)
@@ -434,8 +466,8 @@ export class AppRollout {
     // switch. A machine its cluster misplaced fails here although its
     // representatives passed: it goes back at once and tells the others.
     const live = join(this.#init.installer.dir, VERSIONS_DIR, name)
-    const check = await this.#runTests(release, live)
-    if (!check.pass) {
+    const check = healthCheck ? await this.#runTests(release, live) : undefined
+    if (check !== undefined && !check.pass) {
       const back = await this.#goBack(previous)
       await this.#setState(release, 'rolled-back', `the health check failed after installing ${release.manifest.version}: ${describeSuite(check)}; ${back}`, role)
       await this.#report({ release, clusterId: this.#clusterId, role, phase: 'health-check', suite: check, startedAt: installedAt, endedAt: Date.now(), installedAt })
@@ -503,6 +535,15 @@ export class AppRollout {
   #decisionNow (release: VerifiedRelease): string | undefined {
     const entry = this.#entries.get(release.id)
     return entry === undefined ? undefined : evaluate(entry.state, Date.now()).self.action
+  }
+
+  /** What the engine will say once our own passing outcome is in (before we announce it). */
+  #decisionWithOwnPass (release: VerifiedRelease): string | undefined {
+    const entry = this.#entries.get(release.id)
+    if (entry === undefined) return undefined
+    const now = Date.now()
+    const withPass = applyEvent(entry.state, { type: 'outcome', at: now, clusterId: this.#clusterId, peerId: this.#init.peerId, pass: true })
+    return evaluate(withPass, now).self.action
   }
 
   async #download (release: VerifiedRelease, role: 'representative' | 'follower', reason: string): Promise<void> {
@@ -575,6 +616,7 @@ export class AppRollout {
       // The first time each state was entered: never overwritten.
       at: { [state]: now, ...existing?.at },
       updatedAt: now,
+      ...(existing?.unannouncedPass === undefined ? {} : { unannouncedPass: existing.unannouncedPass }),
       ...extra
     }
     if (existing !== undefined && existing.state === record.state && existing.reason === record.reason && existing.role === record.role && existing.chunksHeld === record.chunksHeld) return

@@ -169,7 +169,17 @@ export const rolloutRecordSchema = z.strictObject({
   /** Bytes of this release's artifact received, per serving peer id. */
   bytesFrom: z.record(keyPart, nonNegativeInt),
   at: z.partialRecord(z.enum(ROLLOUT_STATES), nonNegativeInt),
-  updatedAt: nonNegativeInt
+  updatedAt: nonNegativeInt,
+  /**
+   * A representative's passing test, kept from just before it installs
+   * until its outcome is announced: a crash in between must not leave the
+   * cluster waiting for an outcome that was never sent.
+   */
+  unannouncedPass: z.strictObject({
+    exitCode: z.literal(0),
+    durationMs: nonNegativeInt,
+    logDigest: z.string().regex(/^[0-9a-f]{64}$/)
+  }).optional()
 })
 export type RolloutRecord = z.infer<typeof rolloutRecordSchema>
 

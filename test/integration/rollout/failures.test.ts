@@ -1,7 +1,10 @@
+import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { membershipKeyCid } from '../../../src/overlay/index.ts'
+import { decodeTestOutcome, membershipKeyCid } from '../../../src/overlay/index.ts'
+import { openStore, outcomeKey, rolloutKey } from '../../../src/store/index.ts'
+import { SIGNATURE_DOMAINS, openEnvelope } from '../../../src/trust/index.ts'
 import { waitFor } from '../../helpers/wait-for.ts'
-import { Swarm } from './swarm.ts'
+import { APP, Swarm } from './swarm.ts'
 
 const SHORT_TIMEOUTS = { startTimeoutMs: 3_000, reportGraceMs: 1_000 }
 
@@ -94,5 +97,57 @@ describe('silence, replacement and catch-up', () => {
     expect(late?.role).toBe('follower')
     expect(late?.clusters.find(c => c.clusterId === 'A')?.state).toBe('passed')
     expect(late?.clusters.find(c => c.clusterId === 'B')?.state).toBe('passed')
+  })
+
+  it('a representative stopped between its install and its announcement announces the pass it owes when it restarts', async () => {
+    swarm = await Swarm.create(1024 * 1024)
+    const s = swarm
+    const release = await s.seedRelease({ clusters: [{ name: 'A', k: 1, q: 1 }], default: { k: 1, q: 1 } })
+    await s.start({ name: 'a1', cluster: 'A', role: 'representative' })
+    await waitFor('a1 installed', async () => allIn(s, ['a1'], ['installed']), { timeoutMs: 120_000, describe: async () => s.describe() })
+    await s.stop('a1')
+    await s.stopSeed()
+
+    // Put a1 back to the moment after its test passed and before its outcome left: nobody else is up to hand the outcome back.
+    const a1 = s.machines.get('a1')
+    const dir = join(a1?.config.dataDir ?? '', 'store')
+    const owed = { exitCode: 0 as const, durationMs: 1234, logDigest: 'ab'.repeat(32) }
+    const store = await openStore({ dir })
+    let peerId = ''
+    try {
+      const key = rolloutKey({ app: APP, releaseId: release.id })
+      const record = await store.rollouts.get(key)
+      expect(record?.role).toBe('representative')
+      if (record === undefined) return
+      await store.rollouts.put(key, { ...record, state: 'installing', unannouncedPass: owed })
+      for await (const [outcome, value] of store.outcomes.entries({ prefix: `${release.id}/` })) {
+        peerId = value.peerId
+        await store.outcomes.delete(outcome)
+      }
+    } finally {
+      await store.close()
+    }
+    expect(peerId).not.toBe('')
+
+    await s.start({ name: 'a1', cluster: 'A', role: 'representative' })
+    await waitFor('a1 counts its own pass again', async () => {
+      const status = await s.releaseStatus('a1')
+      return status?.state === 'installed' && status.clusters.find(c => c.clusterId === 'A')?.state === 'passed'
+    }, { timeoutMs: 60_000, describe: async () => s.describe() })
+    await s.stop('a1')
+
+    const after = await openStore({ dir })
+    try {
+      const record = await after.rollouts.get(rolloutKey({ app: APP, releaseId: release.id }))
+      expect(record?.state).toBe('installed')
+      expect(record?.unannouncedPass, 'the owed pass is dropped once announced').toBeUndefined()
+      const stored = await after.outcomes.get(outcomeKey({ releaseId: release.id, clusterId: 'A', peerId }))
+      expect(stored, 'a1 signed and stored the outcome it owed').toBeDefined()
+      const outcome = decodeTestOutcome((await openEnvelope(stored?.envelope ?? new Uint8Array(), SIGNATURE_DOMAINS.outcome)).payload)
+      expect(outcome).toMatchObject({ pass: true, exitCode: 0, durationMs: 1234 })
+      expect(Buffer.from(outcome.logDigest).toString('hex')).toBe(owed.logDigest)
+    } finally {
+      await after.close()
+    }
   })
 })

@@ -9,7 +9,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { openInstaller } from '../../../src/install/index.ts'
-import { readReportInbox, vendorReportsDir } from '../../../src/vendor/index.ts'
+import { REPORT_FILE_SUFFIX, readReportInbox, vendorReportsDir } from '../../../src/vendor/index.ts'
 import { waitFor } from '../../helpers/wait-for.ts'
 import { APP, Swarm } from './swarm.ts'
 import type { MachineSpec } from './swarm.ts'
@@ -88,7 +88,7 @@ describe('the fix loop: failure, report, fix', () => {
 
     // The vendor comes back: the report arrives (once, whichever routes it took), readable only with its key.
     await s.startSeed()
-    await waitFor('the report in the vendor\'s inbox', async () => (await readdir(vendorReportsDir(s.vendor.dir))).length > 0, WAIT)
+    await waitFor('the report in the vendor\'s inbox', async () => (await inboxReports(s)).length > 0, WAIT)
     const inbox = await readReportInbox(s.vendor, { details: true })
     expect(inbox.unreadable).toEqual([])
     expect(inbox.groups).toHaveLength(1)
@@ -153,10 +153,16 @@ describe('the fix loop: failure, report, fix', () => {
     expect(await s.currentVersion('a3')).not.toBe('2.0.0')
 
     // The vendor sees a health-check report from the misplaced machine.
-    await waitFor('the report in the vendor\'s inbox', async () => (await readdir(vendorReportsDir(s.vendor.dir)).catch(() => [])).length > 0, WAIT)
+    await waitFor('the report in the vendor\'s inbox', async () => (await inboxReports(s)).length > 0, WAIT)
     const inbox = await readReportInbox(s.vendor)
     expect(inbox.groups).toHaveLength(1)
     expect(inbox.groups[0]).toMatchObject({ clusterId: 'A', count: 1, machines: [s.machines.get('a2')?.node?.peerId.toString()] })
     expect(inbox.groups[0]?.signature).toMatchObject({ phase: 'health-check', ending: 'exit 3' })
   })
 })
+
+/** Reports filed in the vendor's inbox (not the temporary file of one being written). */
+async function inboxReports (s: Swarm): Promise<string[]> {
+  const names = await readdir(vendorReportsDir(s.vendor.dir)).catch(() => [])
+  return names.filter(name => name.endsWith(REPORT_FILE_SUFFIX))
+}
