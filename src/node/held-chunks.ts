@@ -2,47 +2,66 @@ import type { CID } from 'multiformats/cid'
 import type { ArtifactLayout, ChunkStore } from '../content/index.ts'
 import type { ChunkSource } from '../overlay/index.ts'
 
-const hex = (digest: Uint8Array): string => Buffer.from(digest).toString('hex')
+const hex = (digest: Uint8Array): string => Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('hex')
+
+interface Artifact {
+  layout: ArtifactLayout
+  /** 1 where the chunk at that index is verified and stored. */
+  held: Uint8Array
+}
 
 /**
  * What this node can serve: every artifact it knows the layout of, and, in
  * memory, which of their chunks it holds verified (the chunk server asks on
  * every request, so the answer must not touch the disk). Partial downloads
  * serve what they already have: that is what lets followers feed each other.
+ *
+ * Answers are by index, from a per-artifact array: a `have` answer asks
+ * about every chunk of an artifact, several times a second per downloading
+ * peer, so no digest is turned into a string on that path.
  */
 export class HeldChunks implements ChunkSource {
   readonly #store: ChunkStore
-  readonly #layouts = new Map<string, ArtifactLayout>()
-  readonly #held = new Set<string>()
+  readonly #artifacts = new Map<string, Artifact>()
+  /** Where each digest sits in the known artifacts (a chunk may repeat, or be shared between releases). */
+  readonly #places = new Map<string, Array<{ held: Uint8Array, index: number }>>()
 
   constructor (store: ChunkStore) {
     this.#store = store
   }
 
-  /** Registers an artifact and learns which of its chunks are already on disk. */
+  /** Registers an artifact and learns which of its chunks are already on disk; resolves to how many it holds. */
   async add (root: CID, layout: ArtifactLayout): Promise<number> {
-    this.#layouts.set(root.toString(), layout)
-    let count = 0
-    for (const digest of layout.chunks) {
-      if (this.#held.has(hex(digest)) || await this.#store.has(digest)) {
-        this.#held.add(hex(digest))
-        count++
+    const key = root.toString()
+    let artifact = this.#artifacts.get(key)
+    if (artifact === undefined) {
+      artifact = { layout, held: new Uint8Array(layout.chunks.length) }
+      this.#artifacts.set(key, artifact)
+      for (const [index, digest] of layout.chunks.entries()) {
+        const digestKey = hex(digest)
+        const places = this.#places.get(digestKey) ?? []
+        // Held under another artifact already: held here too.
+        if (places.some(place => place.held[place.index] === 1)) artifact.held[index] = 1
+        places.push({ held: artifact.held, index })
+        this.#places.set(digestKey, places)
       }
+    }
+    let count = 0
+    for (const [index, digest] of layout.chunks.entries()) {
+      if (artifact.held[index] !== 1 && await this.#store.has(digest)) this.stored(digest)
+      count += artifact.held[index] ?? 0
     }
     return count
   }
 
   /** A chunk was verified and stored. */
   stored (digest: Uint8Array): void {
-    this.#held.add(hex(digest))
+    for (const place of this.#places.get(hex(digest)) ?? []) place.held[place.index] = 1
   }
 
-  layout = (root: CID): ArtifactLayout | undefined => this.#layouts.get(root.toString())
+  layout = (root: CID): ArtifactLayout | undefined => this.#artifacts.get(root.toString())?.layout
 
-  store = (root: CID): ChunkStore | undefined => this.#layouts.has(root.toString()) ? this.#store : undefined
+  store = (root: CID): ChunkStore | undefined => this.#artifacts.has(root.toString()) ? this.#store : undefined
 
-  holds = (root: CID, index: number): boolean => {
-    const digest = this.#layouts.get(root.toString())?.chunks[index]
-    return digest !== undefined && this.#held.has(hex(digest))
-  }
+  holds = (root: CID, index: number): boolean => this.#artifacts.get(root.toString())?.held[index] === 1
 }
