@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto'
 import { once } from 'node:events'
-import { rm, stat } from 'node:fs/promises'
+import { lstat, mkdir, rm, stat } from 'node:fs/promises'
 import { createServer, request } from 'node:http'
-import { join } from 'node:path'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { APP_NAME_PATTERN } from '../trust/index.ts'
 import { ControlError } from './errors.ts'
@@ -20,8 +22,30 @@ const MAX_CONTROL_BODY_BYTES = 64 * 1024
 /** The CLI waits this long for a running node to answer. */
 export const CONTROL_TIMEOUT_MS = 15_000
 
+/** Longest path bind(2) takes for a Unix socket: sun_path less its NUL (104 bytes on macOS, 108 on Linux). */
+const MAX_SOCKET_PATH_BYTES = process.platform === 'darwin' ? 103 : 107
+
+/**
+ * Where the node listens: `<dataDir>/control.sock`, or, when that path is
+ * too long for a Unix socket (a deep data dir), a short one named after the
+ * data dir in a folder only this user may enter (`<tmp>/mirage-<uid>/`).
+ * The node and the CLI both derive it from the data dir alone.
+ */
 export function controlSocketPath (dataDir: string): string {
-  return join(dataDir, CONTROL_SOCKET)
+  const natural = join(dataDir, CONTROL_SOCKET)
+  if (Buffer.byteLength(natural) <= MAX_SOCKET_PATH_BYTES) return natural
+  const name = createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 32)
+  return join(tmpdir(), `mirage-${process.getuid?.() ?? 'user'}`, `${name}.sock`)
+}
+
+/** Makes the private folder of a short socket path, and refuses one another user could reach. */
+async function preparePrivateSocketDir (dir: string): Promise<void> {
+  await mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err })
+  const info = await lstat(dir)
+  const uid = process.getuid?.()
+  if (!info.isDirectory() || (uid !== undefined && info.uid !== uid) || (info.mode & 0o077) !== 0) {
+    throw new ControlError(`${dir} must be a folder of this user that nobody else may enter (mode 700); it holds the control socket of a node whose data dir path is too long for one`)
+  }
 }
 
 export interface ControlHandlers {
@@ -42,6 +66,7 @@ export interface ControlHandlers {
 
 export async function startControlServer (dataDir: string, handlers: ControlHandlers): Promise<{ close(): Promise<void> }> {
   const path = controlSocketPath(dataDir)
+  if (path !== join(dataDir, CONTROL_SOCKET)) await preparePrivateSocketDir(dirname(path))
   if (await controlAnswers(path)) throw new ControlError(`another Mirage node is already running on ${dataDir}`)
   // A socket file left by a node that crashed: nobody answers on it.
   await rm(path, { force: true })

@@ -23,8 +23,8 @@ import type { Scenario } from './scenario-schema.ts'
  *   by sync); a newer release supersedes one still in flight;
  * - asks the engine: 'test' (an elected representative, after the election
  *   settle; everyone under all-at-once): announce the start, download, run
- *   the test, gossip the outcome; pass: install and health-check; fail:
- *   'failed' and a problem report;
+ *   the test; pass: install (no health check: the tree was just tested)
+ *   and gossip the pass; fail: gossip it, 'failed' and a problem report;
  * - 'install' (its gate opened): download, re-check the gate, install, run
  *   the health check (the same test): a failure rolls back, gossips a
  *   failing outcome and files a report;
@@ -201,7 +201,8 @@ class PlanSimulation {
     const { timing, network } = scenario
     this.gossipMs = timing.gossipDelayMs + (network?.delayMs ?? 0)
     const startTimeout = planFor(scenario, input.plan).startTimeoutMs
-    this.settleMs = Math.min(timing.electionSettleMs, startTimeout / 2)
+    // Without staging nobody is elected, so nobody waits for an election (as the node).
+    this.settleMs = input.plan === 'all-at-once' ? 0 : Math.min(timing.electionSettleMs, startTimeout / 2)
     const transfer = Math.min(timing.transferBytesPerSecond, network?.rateBytesPerSecond ?? Infinity)
     const j = timing.jitter
     for (let m = 0; m < n; m++) {
@@ -593,8 +594,11 @@ class PlanSimulation {
       this.queue.push(this.now + this.scenario.timing.reportDelayMs, K.REPORT, release.index)
       return
     }
-    this.phase[m] = P.SEEN
-    this.step(m)
+    // A representative installs the tree it just tested, without a second
+    // run of the test, and announces its pass once installed (src/node/app-rollout.ts).
+    this.phase[m] = P.DONE
+    this.log(m, this.now, release.index, S.installing)
+    this.log(m, this.now, release.index, S.installed)
   }
 
   healthDone (m: number): void {
