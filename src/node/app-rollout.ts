@@ -46,8 +46,15 @@ export const ELECTION_SETTLE_MS = 5_000
 /** The longest the election waits for a lookup that ran to its end (see #step). */
 export const ELECTION_SETTLE_MAX_MS = 30_000
 
-/** After a member lookup that was cut short, the election's next lookup comes this much later. */
+/**
+ * After a member lookup that was cut short, the election's next lookup comes
+ * this much later, then twice as late after each further cut-short one, up
+ * to MAX_LOOKUP_RETRY_MS. A lookup is cut short when the DHT is slow, which
+ * is when many machines look at once: retrying every second made each of 40
+ * waiting machines start three DHT queries a second and no query finished.
+ */
 export const LOOKUP_RETRY_MS = 1_000
+export const MAX_LOOKUP_RETRY_MS = 8_000
 
 /** States a release never leaves on its own. */
 const FINAL_STATES: ReadonlySet<RolloutStateName> = new Set(['installed', 'failed', 'superseded', 'rolled-back', 'not-targeted'])
@@ -121,6 +128,8 @@ export class AppRollout {
   #settleTimer?: NodeJS.Timeout
   /** When the engine first told this machine to test each release (for ELECTION_SETTLE_MAX_MS). */
   readonly #toldToTestAt = new Map<string, number>()
+  /** The delay before the election's next lookup after one was cut short (LOOKUP_RETRY_MS, doubling). */
+  #lookupRetryMs = LOOKUP_RETRY_MS
   #clusterId: string
   /** A cluster to move to once no release is in flight here. */
   #movingTo?: string
@@ -218,6 +227,7 @@ export class AppRollout {
     // the costly part); outcomes from members it does not know yet make it
     // look (MessageIntake), and the periodic rounds cover the rest.
     this.#refreshDelayMs = MEMBER_REFRESH_INTERVAL_MS
+    this.#lookupRetryMs = LOOKUP_RETRY_MS
     this.#scheduleRefresh()
     if (config.role !== 'follower') void this.#refreshMembers()
     this.#drive()
@@ -295,13 +305,13 @@ export class AppRollout {
     }, this.#refreshDelayMs)
   }
 
-  /** Looks up the active release's clusters; resolves to how many members were new (never rejects). */
-  async #refreshMembers (): Promise<number> {
+  /** Looks up the active release's clusters (or only `clusters`); resolves to how many members were new (never rejects). */
+  async #refreshMembers (clusters?: string[]): Promise<number> {
     const active = this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
     if (active === undefined || this.#stopping.signal.aborted) return 0
     const record = await this.#record(active.release.id).catch(() => undefined)
     if (record !== undefined && FINAL_STATES.has(record.state)) return 0
-    const found = await Promise.all(this.#relevantClusters(active.release).map(async cluster => {
+    const found = await Promise.all((clusters ?? this.#relevantClusters(active.release)).map(async cluster => {
       const began = Date.now()
       try {
         const { found: fresh, complete } = await this.#init.lookupMembers(cluster)
@@ -396,8 +406,14 @@ export class AppRollout {
         if (elects && !givenUp && (announced === undefined || lookedUp < settledAt) && !started) {
           await this.#setState(release, 'waiting', `learning the members of cluster ${this.#clusterId} before the election`, role)
           clearTimeout(this.#settleTimer)
-          // Past the settle time, the last lookup was cut short: try again, not at once.
-          this.#settleTimer = setTimeout(() => { void this.#refreshMembers() }, settledAt > now ? settledAt - now + 10 : LOOKUP_RETRY_MS)
+          // Past the settle time, the last lookup was cut short: try again, later each time.
+          // The election needs only our own cluster's members.
+          let delay = settledAt - now + 10
+          if (settledAt <= now) {
+            delay = this.#lookupRetryMs
+            this.#lookupRetryMs = Math.min(MAX_LOOKUP_RETRY_MS, this.#lookupRetryMs * 2)
+          }
+          this.#settleTimer = setTimeout(() => { void this.#refreshMembers([this.#clusterId]) }, delay)
           return
         }
         await this.#testAsRepresentative(release, decision.reason)

@@ -9,7 +9,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { createLibp2p } from 'libp2p'
 import {
   DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_MAX_PARALLEL_DIALS, DEFAULT_UPGRADE_TIMEOUT_MS, DHT_PROTOCOL, GOSSIP_COLOCATION_WHITELIST,
-  INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, MAX_GOSSIP_MESSAGE_BYTES, MIN_PING_TIMEOUT_MS
+  INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, MAX_GOSSIP_MESSAGE_BYTES, MIN_PING_TIMEOUT_MS, PING_INTERVAL_MS
 } from './constants.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
@@ -54,6 +54,7 @@ export async function createOverlayLibp2p (init: OverlayLibp2pInit): Promise<Ove
       inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND
     },
     connectionMonitor: {
+      pingInterval: PING_INTERVAL_MS,
       pingTimeout: { minTimeout: MIN_PING_TIMEOUT_MS }
     },
     services: {
