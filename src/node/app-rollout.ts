@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { readArtifact } from '../content/index.ts'
 import { decodeOverride, decodeTestOutcome, decodeTestStart } from '../overlay/index.ts'
-import { applyEvent, createRolloutState, evaluate } from '../rollout/index.ts'
+import { applyEvent, createRolloutState, evaluate, prerequisiteClosure } from '../rollout/index.ts'
 import { rolloutKey } from '../store/index.ts'
 import { runTestSuite } from '../testing/index.ts'
 import { SIGNATURE_DOMAINS, openEnvelope } from '../trust/index.ts'
@@ -288,6 +288,18 @@ export class AppRollout {
   }
 
   /**
+   * Clusters worth a DHT query for a release: ours, and under a gated plan
+   * its transitive prerequisites, the only ones whose outcomes decide for
+   * us. Members of other clusters are still taken in as their messages
+   * arrive (MessageIntake); querying for every cluster the plan names made
+   * each machine start a query per cluster and role key at once.
+   */
+  #clustersToLookUp (release: VerifiedRelease): string[] {
+    const { plan } = release.manifest
+    return plan.style === 'all-at-once' ? [this.#clusterId] : [this.#clusterId, ...prerequisiteClosure(plan, this.#clusterId)]
+  }
+
+  /**
    * The next periodic lookup round, after the current backoff delay. A
    * follower by preference has none: it is never elected, and the members
    * whose messages matter to it are looked up when their messages arrive
@@ -305,13 +317,13 @@ export class AppRollout {
     }, this.#refreshDelayMs)
   }
 
-  /** Looks up the active release's clusters (or only `clusters`); resolves to how many members were new (never rejects). */
+  /** Looks up the clusters that decide for the active release (or only `clusters`); resolves to how many members were new (never rejects). */
   async #refreshMembers (clusters?: string[]): Promise<number> {
     const active = this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
     if (active === undefined || this.#stopping.signal.aborted) return 0
     const record = await this.#record(active.release.id).catch(() => undefined)
     if (record !== undefined && FINAL_STATES.has(record.state)) return 0
-    const found = await Promise.all((clusters ?? this.#relevantClusters(active.release)).map(async cluster => {
+    const found = await Promise.all((clusters ?? this.#clustersToLookUp(active.release)).map(async cluster => {
       const began = Date.now()
       try {
         const { found: fresh, complete } = await this.#init.lookupMembers(cluster)
