@@ -66,7 +66,7 @@ export async function writeSimulation (scenario: Scenario, outDir: string, optio
   try {
     let first = true
     let wroteHeader = false
-    const header = await runSimulation(scenario, options, async (run, wallMs, head) => {
+    await runSimulation(scenario, options, async (run, wallMs, head) => {
       if (!wroteHeader) {
         const text = JSON.stringify(head)
         await write(`${text.slice(0, -1)},"runs":[`)
@@ -81,7 +81,6 @@ export async function writeSimulation (scenario: Scenario, outDir: string, optio
       summaries.push({ plan: run.plan, repetition: run.repetition, seed: run.seed, metrics: run.metrics, durationMs: run.durationMs, wallMs })
     })
     if (!wroteHeader) throw new SimulationError('no plan run: nothing to write')
-    void header
     await write(']}\n', true)
     await new Promise<void>((resolve, reject) => { out.end((err?: Error | null) => { if (err) reject(err); else resolve() }) })
     await rename(temp, file)

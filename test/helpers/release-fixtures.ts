@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { artifactRoot } from '../../src/content/index.ts'
-import { MANIFEST_FORMAT, parsePlanJson } from '../../src/release/index.ts'
+import { expect } from 'vitest'
+import { MANIFEST_FORMAT, decodeManifest, parsePlanJson } from '../../src/release/index.ts'
+import { encodeCanonical } from '../../src/trust/index.ts'
 import type { ReleaseManifest } from '../../src/release/index.ts'
 
 export const samplePlanJson = JSON.stringify({
@@ -30,4 +32,15 @@ export function sampleManifest (overrides: Partial<ReleaseManifest> = {}, chunkC
     plan: parsePlanJson(samplePlanJson),
     ...overrides
   }
+}
+
+/** The ManifestInvalidError that decoding `manifest` (any value, encoded canonically) must throw. */
+export function manifestRefusal (manifest: unknown): { reason: string, path: string, message: string } {
+  try {
+    decodeManifest(encodeCanonical(manifest))
+  } catch (err) {
+    expect((err as Error).name).toBe('ManifestInvalidError')
+    return err as { reason: string, path: string, message: string }
+  }
+  throw new Error('manifest accepted')
 }

@@ -1,5 +1,5 @@
-import { rename, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
+import { writeFileAtomically } from '../../content/index.ts'
 import { agreement, compareResults, DEFAULT_LATENCY_TOLERANCE, loadResults, renderComparison, renderReport } from '../../results-report/index.ts'
 import { EXIT_OK, optionalString } from '../command.ts'
 import { UsageError } from '../errors.ts'
@@ -26,13 +26,7 @@ export const reportCommand: Command = {
     const results = await loadResults(source)
     const html = renderReport(results, { source })
     // Written beside the target and renamed, so a reader never sees half a report.
-    const temp = `${out}.${process.pid}.tmp`
-    try {
-      await writeFile(temp, html)
-      await rename(temp, out)
-    } finally {
-      await rm(temp, { force: true })
-    }
+    await writeFileAtomically(out, html)
     io.stdout.write(`wrote ${out} (${Buffer.byteLength(html)} bytes, ${results.runs.length} plan run${results.runs.length === 1 ? '' : 's'})\n`)
     return EXIT_OK
   }

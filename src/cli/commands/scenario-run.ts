@@ -1,5 +1,6 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { writeFileAtomically } from '../../content/index.ts'
 import { PLAN_STYLES } from '../../release/index.ts'
 import { renderReport } from '../../results-report/index.ts'
 import { loadScenario, resolveScenario } from '../../scenario/index.ts'
@@ -54,11 +55,9 @@ export const scenarioRunCommand: Command = {
       onProgress: progress => { say(describeProgress(progress), progressJson(progress)) }
     })
     const file = join(outDir, 'results.json')
-    await writeFile(`${file}.tmp`, JSON.stringify(results))
-    await rename(`${file}.tmp`, file)
+    await writeFileAtomically(file, JSON.stringify(results))
     const report = join(outDir, 'report.html')
-    await writeFile(`${report}.tmp`, renderReport(results, { source: file }))
-    await rename(`${report}.tmp`, report)
+    await writeFileAtomically(report, renderReport(results, { source: file }))
     for (const note of results.notes) say(`note: ${note}`, { note })
     say(`results: ${file}\nreport:  ${report}`, { results: file, report })
     return EXIT_OK

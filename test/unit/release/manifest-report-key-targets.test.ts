@@ -15,7 +15,7 @@ import {
   checkTargets, decodeManifest, encodeManifest, inspectSignedRelease, parsePlanJson, publishRelease, releaseIdOf, signRelease
 } from '../../../src/release/index.ts'
 import { bytesEqual, encodeCanonical, generateSigningKey } from '../../../src/trust/index.ts'
-import { sampleManifest } from '../../helpers/release-fixtures.ts'
+import { manifestRefusal, sampleManifest } from '../../helpers/release-fixtures.ts'
 import type { ReleaseManifest } from '../../../src/release/index.ts'
 
 const reportKey = reportPublicKeyToText(generateReportKeyPair().publicKey)
@@ -25,16 +25,6 @@ const chainPlan = parsePlanJson(JSON.stringify({
   clusters: [{ name: 'A', k: 1, q: 1 }, { name: 'B', after: ['A'], k: 1, q: 1 }, { name: 'C', after: ['B'], k: 1, q: 1 }, { name: 'D', k: 1, q: 1 }],
   default: { after: ['A'], k: 1, q: 1 }
 }))
-
-function refusal (m: unknown): { reason: string, path: string, message: string } {
-  try {
-    decodeManifest(encodeCanonical(m))
-  } catch (err) {
-    expect((err as Error).name).toBe('ManifestInvalidError')
-    return err as { reason: string, path: string, message: string }
-  }
-  throw new Error('manifest accepted')
-}
 
 describe('manifest reportKey', () => {
   it('round-trips, signed, and is part of the release id', async () => {
@@ -53,11 +43,11 @@ describe('manifest reportKey', () => {
     const m = sampleManifest()
     const signingKeyText = '12D3KooWHbCT2hmgndJmFqv8PqGJwcv164SPUsTo6LUx4vhnpe6r'
     for (const bad of [signingKeyText, `${reportKey} `, reportKey.slice(0, -1), `${reportKey.slice(0, -1)}d`, 'mirage-report-key:', 'x'.repeat(500), '']) {
-      const err = refusal({ ...m, reportKey: bad })
+      const err = manifestRefusal({ ...m, reportKey: bad })
       expect(err.path, bad).toBe('reportKey')
     }
-    expect(refusal({ ...m, reportKey: signingKeyText }).message).toContain('signing key')
-    expect(refusal({ ...m, reportKey: 42 }).path).toBe('reportKey')
+    expect(manifestRefusal({ ...m, reportKey: signingKeyText }).message).toContain('signing key')
+    expect(manifestRefusal({ ...m, reportKey: 42 }).path).toBe('reportKey')
   })
 })
 
@@ -67,24 +57,24 @@ describe('manifest targets', () => {
     const bytes = encodeManifest(m)
     expect(decodeManifest(bytes)).toEqual(m)
     expect(bytesEqual(encodeManifest(decodeManifest(bytes)), bytes)).toBe(true)
-    expect(refusal({ ...m, targets: ['B', 'A'] })).toMatchObject({ reason: 'targets', path: 'targets[1]', message: expect.stringContaining('sorted') })
-    expect(refusal({ ...m, targets: ['A', 'A'] })).toMatchObject({ reason: 'targets', path: 'targets[1]', message: expect.stringContaining('twice') })
-    expect(refusal({ ...m, targets: [] }).path).toBe('targets')
-    expect(refusal({ ...m, targets: ['no/slash'] }).path).toBe('targets[0]')
-    expect(refusal({ ...m, targets: 'A' }).path).toBe('targets')
-    expect(refusal({ ...m, targets: Array.from({ length: 1001 }, (_, i) => `c${String(i).padStart(4, '0')}`) }).path).toBe('targets')
+    expect(manifestRefusal({ ...m, targets: ['B', 'A'] })).toMatchObject({ reason: 'targets', path: 'targets[1]', message: expect.stringContaining('sorted') })
+    expect(manifestRefusal({ ...m, targets: ['A', 'A'] })).toMatchObject({ reason: 'targets', path: 'targets[1]', message: expect.stringContaining('twice') })
+    expect(manifestRefusal({ ...m, targets: [] }).path).toBe('targets')
+    expect(manifestRefusal({ ...m, targets: ['no/slash'] }).path).toBe('targets[0]')
+    expect(manifestRefusal({ ...m, targets: 'A' }).path).toBe('targets')
+    expect(manifestRefusal({ ...m, targets: Array.from({ length: 1001 }, (_, i) => `c${String(i).padStart(4, '0')}`) }).path).toBe('targets')
   })
 
   it('refuses a target that comes after a cluster not targeted, naming both', () => {
     const m = { ...sampleManifest(), plan: chainPlan }
-    const err = refusal({ ...m, targets: ['B', 'C'] })
+    const err = manifestRefusal({ ...m, targets: ['B', 'C'] })
     expect(err).toMatchObject({ reason: 'targets', path: 'targets[0]' })
     expect(err.message).toContain('"B" is targeted')
     expect(err.message).toContain('cluster "A"')
     // C alone: its rule waits for B.
-    expect(refusal({ ...m, targets: ['C'] }).message).toMatch(/"C".*"B"/)
+    expect(manifestRefusal({ ...m, targets: ['C'] }).message).toMatch(/"C".*"B"/)
     // A cluster the plan does not name follows the default rule (after A).
-    const viaDefault = refusal({ ...m, targets: ['other'] })
+    const viaDefault = manifestRefusal({ ...m, targets: ['other'] })
     expect(viaDefault.message).toContain('default rule')
     expect(viaDefault.message).toContain('"A"')
     // Whole chains, independent clusters, and unnamed clusters with their prerequisites are fine.
