@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { readArtifact } from '../content/index.ts'
 import { decodeOverride, decodeTestOutcome, decodeTestStart } from '../overlay/index.ts'
-import { applyEvent, createRolloutState, evaluate, prerequisiteClosure } from '../rollout/index.ts'
+import { applyEvent, createRolloutState, evaluate } from '../rollout/index.ts'
 import { rolloutKey } from '../store/index.ts'
 import { runTestSuite } from '../testing/index.ts'
 import { SIGNATURE_DOMAINS, openEnvelope } from '../trust/index.ts'
@@ -20,18 +20,22 @@ import type { LookupResult, MemberSeen } from './membership.ts'
 const log = logger('mirage:node:rollout')
 
 /**
- * While a rollout is open its clusters are looked up again, so new members
- * and electees are seen: this long after the release arrived (besides the
- * lookups on arrival and at the end of the election settle) and after a
- * lookup that found a new member, then twice as long after each round that
- * found nothing, up to MAX_MEMBER_REFRESH_INTERVAL_MS. One round is a DHT
- * query per role key, and a query reaches up to 20 peers that each answer
- * with 20 closer peers for the peer store: with every waiting machine
- * looking every 3 s, 20 machines on 2 cores spent both cores on DHT and
- * peer-store work (profiled in bench/overlay.bench.ts) and the release
- * reached them slower than over plain HTTP.
+ * While a rollout is open the node's own cluster is looked up again, so
+ * members that joined late are ranked: this long after the release arrived
+ * (besides the lookups of the election settle) and after a lookup that found
+ * a new member, then twice as long after each round that found nothing, up
+ * to MAX_MEMBER_REFRESH_INTERVAL_MS; each delay is spread by
+ * ±MEMBER_REFRESH_JITTER so machines that saw the release together do not
+ * look together. One round is a DHT query per role key, and a query reaches
+ * up to 20 peers that each answer with 20 closer peers for the peer store:
+ * with every waiting machine looking every 3 s, 20 machines on 2 cores spent
+ * both cores on DHT and peer-store work (profiled in bench/overlay.bench.ts);
+ * with every machine looking 30 s after the release, 40 machines in one
+ * process spent a third of their requests on these rounds (counted), while
+ * the election, the rounds' main user, makes its own lookups.
  */
-export const MEMBER_REFRESH_INTERVAL_MS = 30_000
+export const MEMBER_REFRESH_INTERVAL_MS = 120_000
+export const MEMBER_REFRESH_JITTER = 0.25
 export const MAX_MEMBER_REFRESH_INTERVAL_MS = 600_000
 
 /**
@@ -221,15 +225,15 @@ export class AppRollout {
     }
     const existing = await this.#record(release.id)
     if (existing === undefined) await this.#setState(release, 'seen', 'release received')
-    // A new release: its members matter now, so look often again. A node
-    // that is a follower by preference is never elected, so it skips the
-    // lookup on arrival (at release time every machine looking at once is
-    // the costly part); outcomes from members it does not know yet make it
-    // look (MessageIntake), and the periodic rounds cover the rest.
+    // A new release: its members matter now, so look often again. There is
+    // no lookup on arrival: the election settles only on a lookup that began
+    // ELECTION_SETTLE_MS after the release arrived, so one begun now could
+    // never settle it, and at release time every machine looking at once is
+    // the costly part. Outcomes from members not known yet make the node
+    // look (MessageIntake).
     this.#refreshDelayMs = MEMBER_REFRESH_INTERVAL_MS
     this.#lookupRetryMs = LOOKUP_RETRY_MS
     this.#scheduleRefresh()
-    if (config.role !== 'follower') void this.#refreshMembers()
     this.#drive()
   }
 
@@ -287,17 +291,6 @@ export class AppRollout {
     return [...new Set([this.#clusterId, ...release.manifest.plan.clusters.map(rule => rule.name)])]
   }
 
-  /**
-   * Clusters worth a DHT query for a release: ours, and under a gated plan
-   * its transitive prerequisites, the only ones whose outcomes decide for
-   * us. Members of other clusters are still taken in as their messages
-   * arrive (MessageIntake); querying for every cluster the plan names made
-   * each machine start a query per cluster and role key at once.
-   */
-  #clustersToLookUp (release: VerifiedRelease): string[] {
-    const { plan } = release.manifest
-    return plan.style === 'all-at-once' ? [this.#clusterId] : [this.#clusterId, ...prerequisiteClosure(plan, this.#clusterId)]
-  }
 
   /**
    * The next periodic lookup round, after the current backoff delay. A
@@ -309,35 +302,42 @@ export class AppRollout {
   #scheduleRefresh (): void {
     clearTimeout(this.#refreshTimer)
     if (this.#stopping.signal.aborted || this.#init.config.role === 'follower') return
+    const spread = 1 + MEMBER_REFRESH_JITTER * (2 * Math.random() - 1)
     this.#refreshTimer = setTimeout(() => {
       void this.#refreshMembers().then(found => {
         this.#refreshDelayMs = found > 0 ? MEMBER_REFRESH_INTERVAL_MS : Math.min(MAX_MEMBER_REFRESH_INTERVAL_MS, this.#refreshDelayMs * 2)
         this.#scheduleRefresh()
       })
-    }, this.#refreshDelayMs)
+    }, Math.round(this.#refreshDelayMs * spread))
   }
 
-  /** Looks up the clusters that decide for the active release (or only `clusters`); resolves to how many members were new (never rejects). */
-  async #refreshMembers (clusters?: string[]): Promise<number> {
+  /**
+   * Looks up this machine's own cluster for the active release; resolves to
+   * how many members were new (never rejects). Only our own cluster: its
+   * members are whom the election ranks. Members of other clusters, the
+   * prerequisites included, are taken in as their messages arrive
+   * (MessageIntake), and periodic sync brings back a message whose sender
+   * was not found in time; querying every prerequisite too made each
+   * machine start a query per cluster and role key at once.
+   */
+  async #refreshMembers (): Promise<number> {
     const active = this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
     if (active === undefined || this.#stopping.signal.aborted) return 0
     const record = await this.#record(active.release.id).catch(() => undefined)
     if (record !== undefined && FINAL_STATES.has(record.state)) return 0
-    const found = await Promise.all((clusters ?? this.#clustersToLookUp(active.release)).map(async cluster => {
-      const began = Date.now()
-      try {
-        const { found: fresh, complete } = await this.#init.lookupMembers(cluster)
-        // Only a lookup that ran to its end may settle an election: one cut
-        // short on a loaded machine may have missed the members that rank first.
-        if (complete) this.#lookedUpAt.set(cluster, Math.max(began, this.#lookedUpAt.get(cluster) ?? 0))
-        this.#drive()
-        return fresh
-      } catch (err) {
-        log('member lookup failed: %e', err)
-        return 0
-      }
-    }))
-    return found.reduce((a, b) => a + b, 0)
+    const cluster = this.#clusterId
+    const began = Date.now()
+    try {
+      const { found, complete } = await this.#init.lookupMembers(cluster)
+      // Only a lookup that ran to its end may settle an election: one cut
+      // short on a loaded machine may have missed the members that rank first.
+      if (complete) this.#lookedUpAt.set(cluster, Math.max(began, this.#lookedUpAt.get(cluster) ?? 0))
+      this.#drive()
+      return found
+    } catch (err) {
+      log('member lookup failed: %e', err)
+      return 0
+    }
   }
 
   /** Runs the step loop; calls while it runs make it go round once more. */
@@ -425,7 +425,7 @@ export class AppRollout {
             delay = this.#lookupRetryMs
             this.#lookupRetryMs = Math.min(MAX_LOOKUP_RETRY_MS, this.#lookupRetryMs * 2)
           }
-          this.#settleTimer = setTimeout(() => { void this.#refreshMembers([this.#clusterId]) }, delay)
+          this.#settleTimer = setTimeout(() => { void this.#refreshMembers() }, delay)
           return
         }
         await this.#testAsRepresentative(release, decision.reason)

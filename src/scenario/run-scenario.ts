@@ -28,6 +28,8 @@ import type { MachineState, PlanRun, ScenarioResults, TimelineEvent } from './re
 import { planFor } from './scenario-schema.ts'
 import type { Scenario } from './scenario-schema.ts'
 import { ScenarioSwarm } from './run-swarm.ts'
+import { awaitSwarmFormation, formationTimeoutMs } from './swarm-formation.ts'
+import type { FormationResult } from './swarm-formation.ts'
 import type { MachineRunner, SwarmMachine } from './run-swarm.ts'
 
 const log = logger('mirage:scenario:run')
@@ -57,6 +59,8 @@ export interface RunScenarioOptions {
 
 export type RunProgress =
   | { type: 'run-started', plan: PlanStyle, repetition: number, machines: number }
+  /** The machines present at the start formed a swarm (or the wait gave up on `waitingFor` of them); the clock starts now. */
+  | { type: 'swarm-formed', plan: PlanStyle, formed: boolean, tookMs: number, waitingFor: number }
   | { type: 'published', plan: PlanStyle, version: string, atMs: number }
   | { type: 'states', plan: PlanStyle, atMs: number, byCluster: Record<string, Record<string, number>> }
   | { type: 'run-finished', plan: PlanStyle, repetition: number, run: PlanRun, settled: boolean }
@@ -77,7 +81,10 @@ export async function runScenario (scenario: Scenario, options: RunScenarioOptio
       for (let repetition = 0; repetition < repetitions; repetition++) {
         options.signal?.throwIfAborted()
         const seed = (options.seed ?? scenario.seed) + repetition
-        const { run, settled } = await runPlan(scenario, plan, repetition, seed, breaks, options)
+        const { run, settled, formation } = await runPlan(scenario, plan, repetition, seed, breaks, options)
+        if (!formation.formed) {
+          notes.push(`${plan} repetition ${repetition}: the clock started before the swarm had formed (${formation.waitingFor.length} machines had not announced themselves to it after ${Math.round(formation.tookMs / 1000)} s)`)
+        }
         if (!settled) notes.push(`${plan} repetition ${repetition}: did not settle within the time limit; timelines end where the run was stopped`)
         runs.push(run)
         options.onProgress?.({ type: 'run-finished', plan, repetition, run, settled })
@@ -103,7 +110,7 @@ interface PublishedRelease { version: string, id: string, dir: string, published
 async function runPlan (
   scenario: Scenario, plan: PlanStyle, repetition: number, seed: number,
   breaks: ReadonlyMap<string, ReadonlyMap<string, boolean>>, options: RunScenarioOptions
-): Promise<{ run: PlanRun, settled: boolean }> {
+): Promise<{ run: PlanRun, settled: boolean, formation: FormationResult }> {
   const work = join(options.workDir, `${plan}-${repetition}`)
   await mkdir(work, { recursive: true })
   const vendor = await initVendorDir(join(work, 'vendor'))
@@ -142,8 +149,14 @@ async function runPlan (
   options.signal?.addEventListener('abort', abort, { once: true })
   try {
     await swarm.startSeed()
-    await Promise.all([...machines.values()].filter(m => m.spec.joinAt === 0).map(async m => swarm.start(m)))
+    const atStart = [...machines.values()].filter(m => m.spec.joinAt === 0)
+    await Promise.all(atStart.map(async m => swarm.start(m)))
     options.signal?.throwIfAborted()
+    const formation = await awaitSwarmFormation(atStart.map(m => m.id), async id => swarm.status(id), {
+      timeoutMs: formationTimeoutMs(atStart.length),
+      ...(options.signal === undefined ? {} : { signal: options.signal })
+    })
+    options.onProgress?.({ type: 'swarm-formed', plan, formed: formation.formed, tookMs: formation.tookMs, waitingFor: formation.waitingFor.length })
 
     const t0 = Date.now()
     const since = (): number => Date.now() - t0
@@ -272,7 +285,7 @@ async function runPlan (
       artifactBytes: scenario.artifactBytes,
       durationMs
     })
-    return { run, settled }
+    return { run, settled, formation }
   } finally {
     options.signal?.removeEventListener('abort', abort)
     await swarm.stopAll()

@@ -13,7 +13,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
-import { callControl, startMirageNode } from '../node/index.ts'
+import { callControl, DEFAULT_ANNOUNCE_INTERVAL_MS, startMirageNode } from '../node/index.ts'
 import type { AppConfig, MirageNode, NodeConfig, NodeStatus } from '../node/index.ts'
 import type { VendorDir } from '../vendor/index.ts'
 
@@ -81,7 +81,7 @@ export class ScenarioSwarm {
       listen: [`/ip4/127.0.0.1/tcp/${this.#seedPort}`],
       bootstrap: [],
       apps: {},
-      announceIntervalMs: this.#init.announceIntervalMs ?? 30_000,
+      announceIntervalMs: this.#init.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS,
       syncIntervalMs: this.#init.syncIntervalMs ?? 5_000,
       uploadBytesPerSecond: 0
     }
@@ -192,7 +192,7 @@ export class ScenarioSwarm {
       listen: ['/ip4/127.0.0.1/tcp/0'],
       bootstrap: this.#seedPort === undefined ? [] : [`/ip4/127.0.0.1/tcp/${this.#seedPort}/p2p/${this.vendorPeerId}`],
       apps: { [this.#init.app]: app },
-      announceIntervalMs: this.#init.announceIntervalMs ?? 30_000,
+      announceIntervalMs: this.#init.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS,
       syncIntervalMs: this.#init.syncIntervalMs ?? 5_000,
       uploadBytesPerSecond: 0
     }

@@ -67,6 +67,9 @@ export const scenarioRunCommand: Command = {
 function describeProgress (p: RunProgress): string {
   switch (p.type) {
     case 'run-started': return `== ${p.plan} (repetition ${p.repetition}): ${p.machines} machines`
+    case 'swarm-formed': return p.formed
+      ? `  swarm formed in ${seconds(p.tookMs)}: the clock starts`
+      : `  swarm not formed after ${seconds(p.tookMs)} (${p.waitingFor} machines not announced): the clock starts anyway`
     case 'published': return `  ${seconds(p.atMs)} vendor published ${p.version}`
     case 'states': return `  ${seconds(p.atMs)} ${Object.entries(p.byCluster).map(([cluster, states]) => `${cluster}: ${Object.entries(states).map(([s, n]) => `${n} ${s}`).join(', ')}`).join(' | ')}`
     case 'run-finished': {
