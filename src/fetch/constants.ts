@@ -67,7 +67,24 @@ export const DEFAULT_STALL_TIMEOUT_MS = 60_000
  */
 export const DEFAULT_HAVE_REFRESH_MS = 250
 
-/** Soonest a peer is re-asked for its bitfield when the download has nothing to do. */
+/**
+ * Longest wait before a peer is re-asked for its bitfield: the wait doubles
+ * from DEFAULT_HAVE_REFRESH_MS while the peer's bitfield stays the same, and
+ * drops back at its first change. Without it every download asked each of
+ * up to 32 peers four times a second (ten times when starved) whatever they
+ * held: 50 machines downloading at once in one process (paper-staging,
+ * all-at-once) made thousands of `have` exchanges a second, the chunk
+ * requests queued behind them past their timeout, and the seed sent 70
+ * copies of the artifact. Half of DEFAULT_SHARE_GRACE_MS: a follower still
+ * sees a quiet peer's first new chunk before it stops waiting for that peer
+ * and asks the seed.
+ */
+export const MAX_HAVE_REFRESH_MS = 1_000
+
+/**
+ * Soonest a peer is re-asked for its bitfield when the download has nothing
+ * to do (then at half its current wait, never sooner than this).
+ */
 export const MIN_HAVE_REFRESH_MS = 100
 
 /** How often the candidate peer list (DHT providers + connected peers) is asked again. */

@@ -28,7 +28,7 @@ import {
   CHUNK_RETRY_BACKOFF_MAX_MS, CHUNK_RETRY_BACKOFF_MS, CLOSE_TIMEOUT_MS, DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_HAVE_REFRESH_MS,
   DEFAULT_JOIN_GRACE_MS, DEFAULT_MAX_ATTEMPTS_PER_CHUNK, DEFAULT_MAX_IN_FLIGHT_BYTES, DEFAULT_MAX_IN_FLIGHT_LAST_RESORT, DEFAULT_MAX_IN_FLIGHT_PER_PEER, DEFAULT_MAX_PEERS,
   DEFAULT_PEER_REFRESH_MS, DEFAULT_REQUEST_TIMEOUT_MS, DEFAULT_SHARE_GRACE_MS, DEFAULT_STALL_TIMEOUT_MS, DEFAULT_STREAMS_PER_PEER,
-  MAX_BUFFERED_CHUNK_BYTES, MAX_CONCURRENT_DIALS, MAX_MISSING_ANSWERS_PER_PEER, MAX_PEER_STRIKES, MIN_HAVE_REFRESH_MS,
+  MAX_BUFFERED_CHUNK_BYTES, MAX_CONCURRENT_DIALS, MAX_MISSING_ANSWERS_PER_PEER, MAX_HAVE_REFRESH_MS, MAX_PEER_STRIKES, MIN_HAVE_REFRESH_MS,
   MIN_PEER_REFRESH_MS, PEER_BACKOFF_MAX_MS, PEER_BACKOFF_MS, RESUME_CHECK_CONCURRENCY
 } from './constants.ts'
 import { ChunkAttemptsExhaustedError, ChunkChannelError, DownloadInitError, DownloadStalledError } from './errors.ts'
@@ -154,6 +154,10 @@ interface Session {
   haveOutstanding: boolean
   lastHaveAt: number
   nextHaveAt: number
+  /** Chunks the peer's last bitfield had set (-1: none asked yet). */
+  haveCount: number
+  /** The wait before this peer is asked again: the refresh interval, doubled while its bitfield stays the same (MAX_HAVE_REFRESH_MS). */
+  haveIntervalMs: number
   /** Consecutive stream failures (reset by any good answer). */
   strikes: number
   /** No new dial or request before this time. */
@@ -299,7 +303,7 @@ class Download {
     if (starved) {
       // Nothing matched a free peer: bitfields or the peer list are stale.
       for (const session of this.#sessions.values()) {
-        session.nextHaveAt = Math.min(session.nextHaveAt, session.lastHaveAt + MIN_HAVE_REFRESH_MS)
+        session.nextHaveAt = Math.min(session.nextHaveAt, session.lastHaveAt + Math.max(MIN_HAVE_REFRESH_MS, session.haveIntervalMs / 2))
       }
       this.#nextPeerRefreshAt = Math.min(this.#nextPeerRefreshAt, this.#lastPeerRefreshAt + MIN_PEER_REFRESH_MS)
     }
@@ -393,6 +397,8 @@ class Download {
       haveOutstanding: false,
       lastHaveAt: -Infinity,
       nextHaveAt: 0,
+      haveCount: -1,
+      haveIntervalMs: this.#haveRefreshMs,
       strikes: 0,
       notBefore: 0,
       missingAnswers: 0,
@@ -486,7 +492,7 @@ class Download {
   #askHave (session: Session, channel: ChunkChannel, now: number): void {
     session.haveOutstanding = true
     session.lastHaveAt = now
-    session.nextHaveAt = now + this.#haveRefreshMs
+    session.nextHaveAt = now + session.haveIntervalMs
     channel.request({ t: 'have', root: this.#init.root }).then((response) => {
       session.haveOutstanding = false
       this.#safely(() => {
@@ -498,12 +504,17 @@ class Download {
         // A peer holding every chunk has nothing new to tell: asking it
         // every few hundred ms only costs both sides (a starved scheduler
         // still asks again, see #tick).
-        const holdsAll = countBits(response.bits) === this.#layout.chunks.length
-        session.nextHaveAt = holdsAll ? Infinity : performance.now() + this.#haveRefreshMs
+        const count = countBits(response.bits)
+        const holdsAll = count === this.#layout.chunks.length
+        // A peer whose bitfield did not change is asked less and less often
+        // (up to MAX_HAVE_REFRESH_MS); one that gains chunks, at the full rate.
+        session.haveIntervalMs = count === session.haveCount ? Math.min(MAX_HAVE_REFRESH_MS, session.haveIntervalMs * 2) : this.#haveRefreshMs
+        session.haveCount = count
+        session.nextHaveAt = holdsAll ? Infinity : performance.now() + session.haveIntervalMs
         // Any good answer shows the peer works (a peer with nothing for us
         // only ever answers bitfields).
         session.strikes = 0
-        session.hasChunks ||= countBits(response.bits) > 0
+        session.hasChunks ||= count > 0
         this.#scheduler.setHave(session.id, response.bits, performance.now())
       })
     }, (err: unknown) => {

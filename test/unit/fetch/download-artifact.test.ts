@@ -143,6 +143,40 @@ describe('downloadArtifact', () => {
     expect(result.droppedPeers).toEqual([bad.toString()])
   })
 
+  it('asks a peer whose bitfield never changes for it less and less often', async () => {
+    let asked = 0
+    const empty = await network.addCustomPeer(async (stream: Stream) => {
+      const lp = lpStream(stream)
+      try {
+        while (true) {
+          const request = decodeRequest(await lp.read())
+          if (request.t !== 'have') continue
+          asked++
+          await lp.write(encodeResponse({ t: 'have', root: artifact.root, bits: bitfieldOf(artifact.chunks.length, () => false) }))
+        }
+      } catch {}
+    })
+    // For a while the only candidate holds nothing, so the download is
+    // starved: at the 250 ms refresh (100 ms when starved) it would ask about
+    // ten times a second; backing off to 1 s it asks about once.
+    const started = performance.now()
+    let late: FakePeer | undefined
+    const store = new MemoryChunkStore()
+    await downloadArtifact(init(store, [], {
+      peers: async () => {
+        if (performance.now() - started < 3_000) return [empty.toString()]
+        late ??= await holder()
+        return [empty.toString(), late.id.toString()]
+      }
+    }))
+    await expectWhole(store)
+    const elapsedMs = performance.now() - started
+    expect(elapsedMs).toBeGreaterThanOrEqual(3_000)
+    // Backing off: 250, 500, then every 500 ms (half the 1 s cap when starved).
+    expect(asked).toBeLessThanOrEqual(Math.ceil(elapsedMs / 400) + 2)
+    expect(asked).toBeGreaterThanOrEqual(2)
+  })
+
   it('retries elsewhere when a peer never answers for a chunk', async () => {
     const good = await holder()
     const silent = await network.addCustomPeer(async (stream: Stream) => {
