@@ -3,6 +3,8 @@ import { MEMBER_ROLES, membershipKeyCid } from '../overlay/index.ts'
 import { membershipKey } from '../store/index.ts'
 import type { MemberRole, OverlayLibp2p } from '../overlay/index.ts'
 import type { Store } from '../store/index.ts'
+import type { PeerId } from '@libp2p/interface'
+import type { CID } from 'multiformats/cid'
 
 const log = logger('mirage:node:membership')
 
@@ -198,6 +200,12 @@ export class Membership {
       const cid = await membershipKeyCid(app, clusterId, role)
       let count = 0
       try {
+        for (const provider of await localProviders(this.#init.libp2p, cid)) {
+          const id = provider.toString()
+          await this.#remember({ app, clusterId, role, peerId: id, seenAt: Date.now() })
+          if (id === peerId) return true
+          if (++count >= MAX_PROVIDERS_PER_LOOKUP) break
+        }
         for await (const provider of this.#init.libp2p.contentRouting.findProviders(cid, { signal })) {
           const id = provider.id.toString()
           await this.#remember({ app, clusterId, role, peerId: id, seenAt: Date.now() })
@@ -220,7 +228,12 @@ export class Membership {
       const cid = await membershipKeyCid(app, clusterId, role)
       let count = 0
       try {
+        for (const provider of await localProviders(this.#init.libp2p, cid)) {
+          if (await this.#remember({ app, clusterId, role, peerId: provider.toString(), seenAt: Date.now() })) found++
+          if (++count >= MAX_PROVIDERS_PER_LOOKUP) break
+        }
         for await (const provider of this.#init.libp2p.contentRouting.findProviders(cid, { signal })) {
+          if (count >= MAX_PROVIDERS_PER_LOOKUP) break
           if (await this.#remember({ app, clusterId, role, peerId: provider.id.toString(), seenAt: Date.now() })) found++
           if (++count >= MAX_PROVIDERS_PER_LOOKUP) break
         }
@@ -271,4 +284,21 @@ export class Membership {
     }
     return any
   }
+}
+
+/**
+ * Every provider record of `key` this node holds itself. kad-dht's
+ * findProviders answers from these first but gives at most 20 of them (its
+ * k) and then stops without asking the network: a node among the 20 closest
+ * to a cluster's key, which holds all of its records, would never see the
+ * cluster's 21st member, and the election and the member checks of a
+ * cluster over 20 machines would go on part of it (seen at 60 machines:
+ * two representatives where the plan asked for one, and a signer never
+ * found). The records are read here in full; the network walk still runs.
+ * A kad-dht without a readable record store gives none.
+ */
+export async function localProviders (libp2p: Pick<OverlayLibp2p, 'services'>, key: CID): Promise<PeerId[]> {
+  const records = (libp2p.services.dht as unknown as { providers?: { getProviders?: (key: CID) => Promise<PeerId[]> } }).providers
+  if (typeof records?.getProviders !== 'function') return []
+  return records.getProviders(key)
 }
