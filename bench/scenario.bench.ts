@@ -8,7 +8,9 @@
  *
  * Each size is `quickstart` scaled (every cluster proportionally: the same
  * three clusters, one broken by 2.0.0, the vendor's fix after the first
- * report), staged, every machine a real libp2p node in this process. Printed
+ * report), staged, every machine a real libp2p node in this process; the
+ * rollout's clock starts once the swarm has formed (src/scenario/swarm-formation.ts),
+ * and "wall" includes start-up and forming. Printed
  * per size: wall time of the rollout (first publication until every machine
  * runs a working version), whether it settled, peak resident memory of the
  * process divided by the number of nodes, and overhead. Goal (issue 6): at

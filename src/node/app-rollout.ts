@@ -36,6 +36,16 @@ const log = logger('mirage:node:rollout')
  */
 export const MEMBER_REFRESH_INTERVAL_MS = 120_000
 export const MEMBER_REFRESH_JITTER = 0.25
+
+/**
+ * The first round after a release arrives comes this soon (spread like the
+ * others): a machine whose cluster waits for its prerequisites must know its
+ * fellow members when its gate opens. Without it, at 50 machines in one
+ * process (paper-staging, staged), a cluster's members met the open gate
+ * knowing only themselves; when the election's lookups were cut short, 4 or
+ * 5 of 10 elected themselves where the plan asked for 2.
+ */
+export const MEMBER_FIRST_REFRESH_MS = 15_000
 export const MAX_MEMBER_REFRESH_INTERVAL_MS = 600_000
 
 /**
@@ -229,9 +239,10 @@ export class AppRollout {
     // no lookup on arrival: the election settles only on a lookup that began
     // ELECTION_SETTLE_MS after the release arrived, so one begun now could
     // never settle it, and at release time every machine looking at once is
-    // the costly part. Outcomes from members not known yet make the node
-    // look (MessageIntake).
-    this.#refreshDelayMs = MEMBER_REFRESH_INTERVAL_MS
+    // the costly part; the first round comes MEMBER_FIRST_REFRESH_MS later,
+    // spread. Outcomes from members not known yet make the node look
+    // (MessageIntake).
+    this.#refreshDelayMs = MEMBER_FIRST_REFRESH_MS
     this.#lookupRetryMs = LOOKUP_RETRY_MS
     this.#scheduleRefresh()
     this.#drive()
@@ -305,7 +316,7 @@ export class AppRollout {
     const spread = 1 + MEMBER_REFRESH_JITTER * (2 * Math.random() - 1)
     this.#refreshTimer = setTimeout(() => {
       void this.#refreshMembers().then(found => {
-        this.#refreshDelayMs = found > 0 ? MEMBER_REFRESH_INTERVAL_MS : Math.min(MAX_MEMBER_REFRESH_INTERVAL_MS, this.#refreshDelayMs * 2)
+        this.#refreshDelayMs = found > 0 ? MEMBER_REFRESH_INTERVAL_MS : Math.min(MAX_MEMBER_REFRESH_INTERVAL_MS, Math.max(MEMBER_REFRESH_INTERVAL_MS, this.#refreshDelayMs * 2))
         this.#scheduleRefresh()
       })
     }, Math.round(this.#refreshDelayMs * spread))
