@@ -21,10 +21,11 @@ const log = logger('mirage:node:rollout')
 
 /**
  * While a rollout is open the node's own cluster is looked up again, so
- * members that joined late are ranked: this long after the release arrived
- * (besides the lookups of the election settle) and after a lookup that found
- * a new member, then twice as long after each round that found nothing, up
- * to MAX_MEMBER_REFRESH_INTERVAL_MS; each delay is spread by
+ * members that joined late are ranked: MEMBER_FIRST_REFRESH_MS after the
+ * release arrived (besides the lookups of the election settle), this long
+ * after a lookup that found a new member, and twice as long (from this)
+ * after each round that found nothing, up to
+ * MAX_MEMBER_REFRESH_INTERVAL_MS; each delay is spread by
  * ±MEMBER_REFRESH_JITTER so machines that saw the release together do not
  * look together. One round is a DHT query per role key, and a query reaches
  * up to 20 peers that each answer with 20 closer peers for the peer store:
