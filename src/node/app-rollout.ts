@@ -303,7 +303,6 @@ export class AppRollout {
     return [...new Set([this.#clusterId, ...release.manifest.plan.clusters.map(rule => rule.name)])]
   }
 
-
   /**
    * The next periodic lookup round, after the current backoff delay. A
    * follower by preference has none: it is never elected, and the members

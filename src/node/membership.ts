@@ -200,14 +200,7 @@ export class Membership {
       const cid = await membershipKeyCid(app, clusterId, role)
       let count = 0
       try {
-        for (const provider of await localProviders(this.#init.libp2p, cid)) {
-          const id = provider.toString()
-          await this.#remember({ app, clusterId, role, peerId: id, seenAt: Date.now() })
-          if (id === peerId) return true
-          if (++count >= MAX_PROVIDERS_PER_LOOKUP) break
-        }
-        for await (const provider of this.#init.libp2p.contentRouting.findProviders(cid, { signal })) {
-          const id = provider.id.toString()
+        for await (const id of this.#providersOf(cid, signal)) {
           await this.#remember({ app, clusterId, role, peerId: id, seenAt: Date.now() })
           if (id === peerId) return true
           if (++count >= MAX_PROVIDERS_PER_LOOKUP) break
@@ -228,13 +221,8 @@ export class Membership {
       const cid = await membershipKeyCid(app, clusterId, role)
       let count = 0
       try {
-        for (const provider of await localProviders(this.#init.libp2p, cid)) {
-          if (await this.#remember({ app, clusterId, role, peerId: provider.toString(), seenAt: Date.now() })) found++
-          if (++count >= MAX_PROVIDERS_PER_LOOKUP) break
-        }
-        for await (const provider of this.#init.libp2p.contentRouting.findProviders(cid, { signal })) {
-          if (count >= MAX_PROVIDERS_PER_LOOKUP) break
-          if (await this.#remember({ app, clusterId, role, peerId: provider.id.toString(), seenAt: Date.now() })) found++
+        for await (const id of this.#providersOf(cid, signal)) {
+          if (await this.#remember({ app, clusterId, role, peerId: id, seenAt: Date.now() })) found++
           if (++count >= MAX_PROVIDERS_PER_LOOKUP) break
         }
       } catch (err) {
@@ -245,6 +233,26 @@ export class Membership {
       if (signal.aborted) complete = false
     }))
     return { found, complete }
+  }
+
+  /**
+   * The providers of a key, each once: the records this node holds itself
+   * (all of them, see localProviders), then what a DHT walk finds. kad-dht
+   * yields its own records again first; they are not remembered twice.
+   */
+  async * #providersOf (key: CID, signal: AbortSignal): AsyncGenerator<string> {
+    const seen = new Set<string>()
+    for (const provider of await localProviders(this.#init.libp2p, key)) {
+      const id = provider.toString()
+      seen.add(id)
+      yield id
+    }
+    for await (const provider of this.#init.libp2p.contentRouting.findProviders(key, { signal })) {
+      const id = provider.id.toString()
+      if (seen.has(id)) continue
+      seen.add(id)
+      yield id
+    }
   }
 
   /** Stores a member seen; whether it (or its role) is new. */

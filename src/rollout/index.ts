@@ -57,7 +57,6 @@
  *    earlier than the clear, so representatives held back get a full start
  *    timeout. An empty cluster stays unsatisfied (rule 8).
  */
-export { prerequisiteClosure } from './cluster-gate.ts'
 export { createRolloutState, applyEvent } from './rollout-state.ts'
 export type {
   RolePreference, RolloutRelease, RolloutSelf, RolloutEvent, RolloutState, ClusterLedger, MemberRecord, OutcomeRecord
