@@ -45,6 +45,8 @@ const RESTING_STATES: ReadonlySet<string> = new Set(['installed', 'failed', 'rol
 
 export interface RunScenarioOptions {
   runner: MachineRunner
+  /** In-process runs: worker threads for the machines (default one per core; 0 = all on this thread). */
+  threads?: number
   /** Where the run keeps vendor, seed and machines (removed at the end unless `keepWork`). Not under /tmp: sandboxed tests get their own /tmp. */
   workDir: string
   keepWork?: boolean
@@ -144,7 +146,7 @@ async function runPlan (
   }
   options.onProgress?.({ type: 'run-started', plan, repetition, machines: machines.size })
 
-  const swarm = new ScenarioSwarm({ runner: options.runner, app: scenario.app, vendor, seedDir: join(work, 'seed') })
+  const swarm = new ScenarioSwarm({ runner: options.runner, threads: options.threads, app: scenario.app, vendor, seedDir: join(work, 'seed') })
   const abort = (): void => { void swarm.stopAll() }
   options.signal?.addEventListener('abort', abort, { once: true })
   try {

@@ -1,8 +1,9 @@
 /**
  * The real nodes of a scenario run: the vendor's seed (always in this
  * process: the runner plays the vendor) and the machines, either in this
- * process (`startMirageNode`) or each as its own `mirage node start`
- * process, as on real machines. Either way the runner starts, stops and
+ * process (`startMirageNode`, spread over one worker thread per core unless
+ * told otherwise) or each as its own `mirage node start` process, as on real
+ * machines. Either way the runner starts, stops and
  * restarts them (churn, late joiners, the vendor offline) and reads their
  * status the same way; `stopAll` leaves nothing running.
  */
@@ -10,12 +11,14 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
 import { callControl, DEFAULT_ANNOUNCE_INTERVAL_MS, startMirageNode } from '../node/index.ts'
 import type { AppConfig, MirageNode, NodeConfig, NodeStatus } from '../node/index.ts'
 import type { VendorDir } from '../vendor/index.ts'
+import { MachineThreads } from './machine-threads.ts'
 
 const log = logger('mirage:scenario:swarm')
 
@@ -38,6 +41,8 @@ export interface SwarmMachine {
 
 interface Running {
   node?: MirageNode
+  /** Hosted by the runner's worker threads. */
+  threaded?: true
   child?: ChildProcess
   exited?: Promise<void>
 }
@@ -51,10 +56,16 @@ export interface ScenarioSwarmInit {
   /** Node config knobs shared by every machine (intervals). */
   announceIntervalMs?: number
   syncIntervalMs?: number
+  /**
+   * In-process only: worker threads the machines are spread over (default
+   * one per core); 0 runs them all on this thread's event loop.
+   */
+  threads?: number
 }
 
 export class ScenarioSwarm {
   readonly #init: ScenarioSwarmInit
+  readonly #threads: MachineThreads | undefined
   readonly #running = new Map<string, Running>()
   readonly #machines = new Map<string, SwarmMachine>()
   #seed?: MirageNode
@@ -62,6 +73,8 @@ export class ScenarioSwarm {
 
   constructor (init: ScenarioSwarmInit) {
     this.#init = init
+    const threads = init.threads ?? availableParallelism()
+    this.#threads = init.runner === 'in-process' && threads > 0 ? new MachineThreads(threads) : undefined
   }
 
   get seed (): MirageNode | undefined { return this.#seed }
@@ -100,6 +113,14 @@ export class ScenarioSwarm {
     if (this.#running.has(machine.id)) return
     this.#machines.set(machine.id, machine)
     const config = this.#configOf(machine)
+    if (this.#threads !== undefined) {
+      this.#running.set(machine.id, { threaded: true })
+      await this.#threads.start(machine.id, config).catch((err: unknown) => {
+        this.#running.delete(machine.id)
+        throw err
+      })
+      return
+    }
     if (this.#init.runner === 'in-process') {
       const running: Running = {}
       this.#running.set(machine.id, running)
@@ -134,6 +155,7 @@ export class ScenarioSwarm {
     if (running === undefined) return
     this.#running.delete(id)
     await running.node?.stop()
+    if (running.threaded === true) await this.#threads?.stop(id)
     const child = running.child
     if (child !== undefined && child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM')
@@ -154,6 +176,7 @@ export class ScenarioSwarm {
     if (running === undefined || machine === undefined) return undefined
     try {
       if (running.node !== undefined) return await running.node.status()
+      if (running.threaded === true) return await this.#threads?.status(id)
       return await callControl(join(machine.dir, 'data'), 'GET', '/status') as NodeStatus
     } catch (err) {
       log('status of %s failed: %e', id, err)
@@ -169,6 +192,7 @@ export class ScenarioSwarm {
   /** Stops every machine and the seed; never throws. */
   async stopAll (): Promise<void> {
     await Promise.allSettled([...this.#running.keys()].map(async id => this.stop(id)))
+    await this.#threads?.close()
     await this.stopSeed().catch((err: unknown) => { log.error('stopping the seed failed: %e', err) })
   }
 

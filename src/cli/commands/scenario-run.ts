@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
 import { writeFileAtomically } from '../../content/index.ts'
 import { PLAN_STYLES } from '../../release/index.ts'
@@ -7,6 +8,7 @@ import { loadScenario, resolveScenario } from '../../scenario/index.ts'
 import { runScenario } from '../../scenario/run-scenario.ts'
 import type { RunProgress } from '../../scenario/run-scenario.ts'
 import { EXIT_OK, integerOption, optionalString } from '../command.ts'
+import { UsageError } from '../errors.ts'
 import type { Command } from '../command.ts'
 import { plansOption } from './scenario-options.ts'
 
@@ -23,6 +25,7 @@ export const scenarioRunCommand: Command = {
     'stops everything it started, also on Ctrl-C. Network conditions are not applied (the run says so).',
   options: {
     processes: { type: 'boolean', description: 'run every machine as a separate `mirage node start` process' },
+    threads: { type: 'string', valueName: 'N', description: 'in this process: worker threads the machines are spread over (default one per core; 0 = all on the main thread)' },
     out: { type: 'string', valueName: 'DIR', description: 'output directory (default ./mirage-results/<scenario>-<timestamp>/)' },
     plans: { type: 'string', valueName: 'a,b', description: `plan styles to compare (default: the scenario's): ${PLAN_STYLES.join(', ')}` },
     repetitions: { type: 'string', valueName: 'N', description: 'repetitions (default: the scenario\'s)' },
@@ -35,6 +38,8 @@ export const scenarioRunCommand: Command = {
     const path = 'scenario run'
     const seed = integerOption(args, 'seed', path, 0, 2 ** 31 - 1)
     const repetitions = integerOption(args, 'repetitions', path, 1, 100)
+    const threads = integerOption(args, 'threads', path, 0, 256)
+    if (threads !== undefined && args.values.processes === true) throw new UsageError('--threads is for machines in this process; it cannot go with --processes', path)
     const plans = plansOption(optionalString(args, 'plans'), path)
     const scenario = await loadScenario(await resolveScenario(args.positionals[0] ?? ''))
     const stamp = new Date().toISOString().replace(/[:.]/g, '-')
@@ -43,11 +48,15 @@ export const scenarioRunCommand: Command = {
     const say = (text: string, value: unknown): void => { io.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text}\n`) }
     await mkdir(outDir, { recursive: true })
     const workDir = join(DEFAULT_WORK_PARENT, `mirage-${scenario.name}-${stamp}-${process.pid}`)
-    say(`running ${scenario.name} on real nodes (${args.values.processes === true ? 'one process per machine' : 'in this process'}); work dir ${workDir}`, { scenario: scenario.name, workDir, outDir })
+    const where = args.values.processes === true
+      ? 'one process per machine'
+      : threads === 0 ? 'in this process, on its main thread' : `in this process, over ${threads ?? availableParallelism()} worker threads`
+    say(`running ${scenario.name} on real nodes (${where}); work dir ${workDir}`, { scenario: scenario.name, workDir, outDir })
     const results = await runScenario(scenario, {
       runner: args.values.processes === true ? 'processes' : 'in-process',
       workDir,
       keepWork: args.values['keep-work'] === true,
+      ...(threads === undefined ? {} : { threads }),
       ...(plans === undefined ? {} : { plans }),
       ...(repetitions === undefined ? {} : { repetitions }),
       ...(seed === undefined ? {} : { seed }),
