@@ -75,6 +75,11 @@ export class MachineThreads {
     return await this.#call(thread, { op: 'status', machine }) as NodeStatus | undefined
   }
 
+  /** Which of the pool's threads (by the worker's threadId) hosts the machine. */
+  threadOf (machine: string): number | undefined {
+    return this.#where.get(machine)?.worker.threadId
+  }
+
   /** Stops every machine, then the threads; never throws. */
   async close (): Promise<void> {
     await Promise.allSettled([...this.#where.keys()].map(async machine => this.stop(machine)))
