@@ -449,8 +449,20 @@ export class AppRollout {
 
   async #testAsRepresentative (release: VerifiedRelease, reason: string): Promise<void> {
     const key = `${release.id}/${this.#clusterId}/${this.#init.peerId}`
-    if (!await this.#init.store.testStarts.has(key)) await this.#init.announceTestStart(release)
     await this.#download(release, 'representative', reason)
+    // The start is announced when the test starts, once the artifact is
+    // here: the silence deadline (test timeout + grace) then bounds the test
+    // alone, and a representative too slow to download is replaced at the
+    // start timeout instead of failing its cluster by silence.
+    if (!await this.#init.store.testStarts.has(key)) {
+      // The download took a while: we may have been replaced, or the cluster decided, or a halt came.
+      if (this.#decisionNow(release) !== 'test') {
+        // Not a representative after all: what it does next settles its role.
+        await this.#patch(release.id, { role: 'undecided' })
+        return this.#drive()
+      }
+      await this.#init.announceTestStart(release)
+    }
     await this.#setState(release, 'testing', `testing as a representative (${reason})`, 'representative')
     const staged = await this.#stage(release)
     const startedAt = Date.now()

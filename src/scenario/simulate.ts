@@ -475,11 +475,7 @@ class PlanSimulation {
           this.queue.push(settledAt, K.STEP, m, this.gen[m] as number)
           return
         }
-        if ((this.startedAt[m] as number) < 0) {
-          this.startedAt[m] = this.now
-          this.publishGossip(m)
-          this.pendingShared(release, { type: 'start', machine: m, cluster: c, at: this.now })
-        }
+        // The start is announced once the artifact is here (src/node/app-rollout.ts), in downloaded().
         if (r === 0 && this.role[m] === 0) this.role[m] = 1
         this.forInstall[m] = 0
         this.download(release, m)
@@ -563,6 +559,20 @@ class PlanSimulation {
 
   downloaded (release: SimRelease, m: number): void {
     if (this.forInstall[m] === 0) {
+      if ((this.startedAt[m] as number) < 0) {
+        // The download took a while: the node asks the rules again before it announces its start.
+        const { decision } = this.decide(release, m, this.clusterOf[m] as number)
+        if (decision.action !== 'test') {
+          if (this.cur[m] === 0 && this.role[m] === 1) this.role[m] = 0
+          this.phase[m] = P.SEEN
+          this.step(m)
+          return
+        }
+        const c = this.clusterOf[m] as number
+        this.startedAt[m] = this.now
+        this.publishGossip(m)
+        this.pendingShared(release, { type: 'start', machine: m, cluster: c, at: this.now })
+      }
       this.phase[m] = P.TESTING
       this.log(m, this.now, release.index, S.testing)
       this.queue.push(this.now + (this.testMs[m] as number), K.TEST_DONE, m, this.gen[m] as number)

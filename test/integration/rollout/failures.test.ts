@@ -25,7 +25,9 @@ describe('silence, replacement and catch-up', () => {
     await s.seedRelease({
       clusters: [{ name: 'A', k: 1, q: 1 }, { name: 'B', after: ['A'], k: 1, q: 1 }],
       default: { k: 1, q: 1 },
-      ...SHORT_TIMEOUTS
+      ...SHORT_TIMEOUTS,
+      // a1 announces its start once it holds the artifact: time enough to download on a loaded machine.
+      startTimeoutMs: 30_000
     }, { testTimeoutMs: 4_000 })
     // a1 volunteers, so it is elected; its test hangs (the upgrade froze the machine).
     await Promise.all([

@@ -110,4 +110,23 @@ describe('simulator', () => {
       await rm(dir, { recursive: true, force: true })
     }
   })
+
+  it('a representative announces its start once it holds the artifact: a download longer than the test timeout and grace is not silence', async () => {
+    // 64 KiB at 2 KiB/s: every download takes about 32 s, three times the
+    // silence window of 5 s test timeout + 5 s grace, well within the start timeout.
+    const slow = parseScenario(SMALL
+      .replace('test:\n', 'test:\n  timeout: 5s\n')
+      .replace('startTimeout: 30s', 'startTimeout: 90s\n  reportGrace: 5s')
+      .replace('seed: 4', 'seed: 4\ntiming: { transferRate: 2KiB/s, jitter: 0 }'), 'slow.yaml')
+    const staged = await run(slow, 'staged')
+    // The good cluster passes on its representatives' tests, nobody is counted silent.
+    expect(staged.machines.filter(m => m.cluster === 'good').every(m => !m.events.some(e => e.state === 'blocked'))).toBe(true)
+    expect(staged.metrics.overhead).toBe(2)
+    expect(staged.metrics.neverWorking).toBe(0)
+    for (const m of staged.machines.filter(x => x.role === 'representative')) {
+      const states = m.events.map(e => e.state)
+      expect(states.indexOf('downloading')).toBeLessThan(states.indexOf('testing'))
+    }
+  })
 })
+
