@@ -8,7 +8,8 @@
  *
  * Each size is `quickstart` scaled (every cluster proportionally: the same
  * three clusters, one broken by 2.0.0, the vendor's fix after the first
- * report), staged, every machine a real libp2p node in this process; the
+ * report), staged, every machine a real libp2p node in this process
+ * (spread over one worker thread per core, as `mirage scenario run` does); the
  * rollout's clock starts once the swarm has formed (src/scenario/swarm-formation.ts),
  * and "wall" includes start-up and forming. Printed
  * per size: wall time of the rollout (first publication until every machine
@@ -17,6 +18,7 @@
  * least 200 machines. The figures are reported, not asserted.
  */
 import { rm } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { loadScenario, resolveScenario, scaleScenario } from '../src/scenario/index.ts'
 import { runScenario } from '../src/scenario/run-scenario.ts'
@@ -33,7 +35,7 @@ const sizes = values.machines.split(',').map(Number)
 const limitMs = Number(values['limit-s']) * 1000
 const base = await loadScenario(await resolveScenario('quickstart'))
 
-console.log(`scenario bench: quickstart scaled, staged, every machine a real libp2p node in one process; each size has ${limitMs / 1000} s to settle`)
+console.log(`scenario bench: quickstart scaled, staged, every machine a real libp2p node in one process over ${availableParallelism()} worker threads; each size has ${limitMs / 1000} s to settle`)
 let largest = 0
 for (const machines of sizes) {
   const scenario = scaleScenario(base, machines)

@@ -73,6 +73,8 @@ export const MAX_LOOKUP_RETRY_MS = 8_000
 
 /** States a release never leaves on its own. */
 const FINAL_STATES: ReadonlySet<RolloutStateName> = new Set(['installed', 'failed', 'superseded', 'rolled-back', 'not-targeted'])
+/** Decisions after its download under which a representative still announces its start and tests (see #testAsRepresentative). */
+const TEST_GOES_ON: ReadonlySet<string> = new Set(['test', 'blocked'])
 
 export interface AppRolloutInit {
   app: string
@@ -455,8 +457,12 @@ export class AppRollout {
     // alone, and a representative too slow to download is replaced at the
     // start timeout instead of failing its cluster by silence.
     if (!await this.#init.store.testStarts.has(key)) {
-      // The download took a while: we may have been replaced, or the cluster decided, or a halt came.
-      if (this.#decisionNow(release) !== 'test') {
+      // The download took a while: we may have been replaced (the rules say
+      // wait, or install once the cluster passed without us) or halted. A
+      // failure that came meanwhile does not cancel the test: a failing
+      // cluster's exposure stays its representatives, whichever order their
+      // downloads finished in.
+      if (!TEST_GOES_ON.has(this.#decisionNow(release) ?? '')) {
         // Not a representative after all: what it does next settles its role.
         await this.#patch(release.id, { role: 'undecided' })
         return this.#drive()

@@ -560,9 +560,10 @@ class PlanSimulation {
   downloaded (release: SimRelease, m: number): void {
     if (this.forInstall[m] === 0) {
       if ((this.startedAt[m] as number) < 0) {
-        // The download took a while: the node asks the rules again before it announces its start.
+        // The download took a while: the node asks the rules again before it announces its start,
+        // and tests unless it was replaced or halted meanwhile (src/node/app-rollout.ts).
         const { decision } = this.decide(release, m, this.clusterOf[m] as number)
-        if (decision.action !== 'test') {
+        if (decision.action !== 'test' && decision.action !== 'blocked') {
           if (this.cur[m] === 0 && this.role[m] === 1) this.role[m] = 0
           this.phase[m] = P.SEEN
           this.step(m)
