@@ -11,7 +11,7 @@ import { VERSIONS_DIR } from '../install/index.ts'
 import type { Installer } from '../install/index.ts'
 import type { Override, TestOutcome, TestStart } from '../overlay/index.ts'
 import type { VerifiedRelease } from '../release/index.ts'
-import type { RolloutEvent, RolloutState, RolloutView } from '../rollout/index.ts'
+import type { RolloutEvent, RolloutState, RolloutView, SelfDecision } from '../rollout/index.ts'
 import type { RolloutRecord, RolloutStateName, Store } from '../store/index.ts'
 import type { SuiteTest, TestResult, TestSuiteResult } from '../testing/index.ts'
 import type { AppConfig } from './config.ts'
@@ -74,7 +74,7 @@ export const MAX_LOOKUP_RETRY_MS = 8_000
 /** States a release never leaves on its own. */
 const FINAL_STATES: ReadonlySet<RolloutStateName> = new Set(['installed', 'failed', 'superseded', 'rolled-back', 'not-targeted'])
 /** Decisions after its download under which a representative still announces its start and tests (see #testAsRepresentative). */
-const TEST_GOES_ON: ReadonlySet<string> = new Set(['test', 'blocked'])
+const TEST_GOES_ON: ReadonlySet<SelfDecision['action'] | undefined> = new Set(['test', 'blocked'])
 
 export interface AppRolloutInit {
   app: string
@@ -462,7 +462,7 @@ export class AppRollout {
       // failure that came meanwhile does not cancel the test: a failing
       // cluster's exposure stays its representatives, whichever order their
       // downloads finished in.
-      if (!TEST_GOES_ON.has(this.#decisionNow(release) ?? '')) {
+      if (!TEST_GOES_ON.has(this.#decisionNow(release))) {
         // Not a representative after all: what it does next settles its role.
         await this.#patch(release.id, { role: 'undecided' })
         return this.#drive()
@@ -589,7 +589,7 @@ export class AppRollout {
   }
 
   /** This machine's decision for `release` as of now (after a long step, to see whether it still holds). */
-  #decisionNow (release: VerifiedRelease): string | undefined {
+  #decisionNow (release: VerifiedRelease): SelfDecision['action'] | undefined {
     const entry = this.#entries.get(release.id)
     return entry === undefined ? undefined : evaluate(entry.state, Date.now()).self.action
   }
