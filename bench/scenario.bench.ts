@@ -18,9 +18,9 @@
  * least 200 machines. The figures are reported, not asserted.
  */
 import { rm } from 'node:fs/promises'
-import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
 import { loadScenario, resolveScenario, scaleScenario } from '../src/scenario/index.ts'
+import { defaultMachineThreads } from '../src/scenario/machine-threads.ts'
 import { runScenario } from '../src/scenario/run-scenario.ts'
 
 const TARGET_MACHINES = 200
@@ -35,7 +35,7 @@ const sizes = values.machines.split(',').map(Number)
 const limitMs = Number(values['limit-s']) * 1000
 const base = await loadScenario(await resolveScenario('quickstart'))
 
-console.log(`scenario bench: quickstart scaled, staged, every machine a real libp2p node in one process over ${availableParallelism()} worker threads; each size has ${limitMs / 1000} s to settle`)
+console.log(`scenario bench: quickstart scaled, staged, every machine a real libp2p node in one process over ${defaultMachineThreads()} worker threads; each size has ${limitMs / 1000} s to settle`)
 let largest = 0
 for (const machines of sizes) {
   const scenario = scaleScenario(base, machines)

@@ -6,10 +6,16 @@
  * one thread per core lets the runner host as many machines as the machine
  * has cores to spare, still in one process.
  */
+import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { NodeConfig, NodeStatus } from '../node/index.ts'
 
 const THREAD_ENTRY = new URL('./machine-thread.ts', import.meta.url)
+
+/** Threads an in-process run uses unless told otherwise: one per core. */
+export function defaultMachineThreads (): number {
+  return availableParallelism()
+}
 
 /** What the runner asks a thread (see machine-thread.ts). */
 export type ThreadCall = { id: number } & (

@@ -11,14 +11,13 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
 import { callControl, DEFAULT_ANNOUNCE_INTERVAL_MS, startMirageNode } from '../node/index.ts'
 import type { AppConfig, MirageNode, NodeConfig, NodeStatus } from '../node/index.ts'
 import type { VendorDir } from '../vendor/index.ts'
-import { MachineThreads } from './machine-threads.ts'
+import { MachineThreads, defaultMachineThreads } from './machine-threads.ts'
 
 const log = logger('mirage:scenario:swarm')
 
@@ -73,7 +72,7 @@ export class ScenarioSwarm {
 
   constructor (init: ScenarioSwarmInit) {
     this.#init = init
-    const threads = init.threads ?? availableParallelism()
+    const threads = init.threads ?? defaultMachineThreads()
     this.#threads = init.runner === 'in-process' && threads > 0 ? new MachineThreads(threads) : undefined
   }
 

@@ -1,10 +1,10 @@
 import { mkdir } from 'node:fs/promises'
-import { availableParallelism } from 'node:os'
 import { join, resolve } from 'node:path'
 import { writeFileAtomically } from '../../content/index.ts'
 import { PLAN_STYLES } from '../../release/index.ts'
 import { renderReport } from '../../results-report/index.ts'
 import { loadScenario, resolveScenario } from '../../scenario/index.ts'
+import { defaultMachineThreads } from '../../scenario/machine-threads.ts'
 import { runScenario } from '../../scenario/run-scenario.ts'
 import type { RunProgress } from '../../scenario/run-scenario.ts'
 import { EXIT_OK, integerOption, optionalString } from '../command.ts'
@@ -50,7 +50,7 @@ export const scenarioRunCommand: Command = {
     const workDir = join(DEFAULT_WORK_PARENT, `mirage-${scenario.name}-${stamp}-${process.pid}`)
     const where = args.values.processes === true
       ? 'one process per machine'
-      : threads === 0 ? 'in this process, on its main thread' : `in this process, over ${threads ?? availableParallelism()} worker threads`
+      : threads === 0 ? 'in this process, on its main thread' : `in this process, over ${threads ?? defaultMachineThreads()} worker threads`
     say(`running ${scenario.name} on real nodes (${where}); work dir ${workDir}`, { scenario: scenario.name, workDir, outDir })
     const results = await runScenario(scenario, {
       runner: args.values.processes === true ? 'processes' : 'in-process',
