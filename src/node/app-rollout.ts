@@ -310,11 +310,16 @@ export class AppRollout {
    * follower by preference has none: it is never elected, and the members
    * whose messages matter to it are looked up when their messages arrive
    * (MessageIntake), which costs no query when this node holds their
-   * announcements.
+   * announcements. Nor has a release deployed to everyone at once: with no
+   * election, the members that matter are the signers, looked up as their
+   * messages arrive, and a round is a walk per role key by every machine
+   * at about the same moment, while all of them download and test.
    */
   #scheduleRefresh (): void {
     clearTimeout(this.#refreshTimer)
     if (this.#stopping.signal.aborted || this.#init.config.role === 'follower') return
+    const active = this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
+    if (active?.release.manifest.plan.style === 'all-at-once') return
     const spread = 1 + MEMBER_REFRESH_JITTER * (2 * Math.random() - 1)
     this.#refreshTimer = setTimeout(() => {
       void this.#refreshMembers().then(found => {

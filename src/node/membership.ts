@@ -54,6 +54,20 @@ export function swarmGrewSinceAnnounce (peersAtAnnounce: number, peersNow: numbe
   return peersNow >= Math.max(2, 2 * peersAtAnnounce)
 }
 
+/**
+ * A DHT search of one cluster for signers not known yet. Messages of a
+ * cluster's members arrive together (at 50 machines all testing at once,
+ * each node got ten test starts per cluster within a second), and each
+ * unknown signer used to start its own walk of the same keys, up to
+ * FORCED_LOOKUP_BURST at once; now they share one, which ends once every
+ * signer in `wanted` has been met, or the keys are walked.
+ */
+interface SignerSearch {
+  wanted: Set<string>
+  done: Promise<void>
+  resolve: () => void
+}
+
 export interface MemberSeen { app: string, clusterId: string, peerId: string, role: MemberRole, seenAt: number }
 
 export interface MembershipInit {
@@ -78,6 +92,8 @@ export class Membership {
   readonly #lookups = new Map<string, Promise<LookupResult>>()
   readonly #announcedAt = new Map<string, number>()
   readonly #forcedLookups = new Map<string, { tokens: number, at: number }>()
+  /** The signer search running per cluster (`app/cluster`), if any. */
+  readonly #searches = new Map<string, SignerSearch>()
   /** Connections when the last announcement round began (-1: none yet). */
   #peersAtAnnounce = -1
   #lastAnnounce?: { at: number, peers: number }
@@ -160,19 +176,33 @@ export class Membership {
   /**
    * A known member, or one a fresh lookup finds: only members' outcomes
    * count. Lookups forced this way are spaced per cluster, so a stream of
-   * messages from strangers cannot turn into a stream of DHT queries.
+   * messages from strangers cannot turn into a stream of DHT queries, and a
+   * signer asked for while a search of its cluster runs joins that search
+   * instead of starting its own (see SignerSearch).
    */
   async isMember (app: string, clusterId: string, peerId: string): Promise<boolean> {
     const key = membershipKey({ app, clusterId, peerId })
-    if (await this.#init.store.memberships.has(key)) return true
+    const known = async (): Promise<boolean> => this.#init.store.memberships.has(key)
+    if (await known()) return true
     const cluster = `${app}/${clusterId}`
-    if (!this.#takeForcedLookup(cluster)) return false
     const running = this.#lookups.get(cluster)
     if (running !== undefined) {
       await running
-      return this.#init.store.memberships.has(key)
+      return known()
     }
-    return this.#findMember(app, clusterId, peerId)
+    const search = this.#searches.get(cluster)
+    if (search !== undefined) {
+      // Added before the store is read again: whatever the search met before
+      // this point is in the store, and whatever it meets after, it keeps
+      // looking for.
+      search.wanted.add(peerId)
+      if (await known()) return true
+      await search.done
+      return known()
+    }
+    if (!this.#takeForcedLookup(cluster)) return false
+    await this.#searchFor(app, clusterId, peerId)
+    return known()
   }
 
   /** Token bucket of forced lookups per cluster (see FORCED_LOOKUP_BURST). */
@@ -189,28 +219,53 @@ export class Membership {
   }
 
   /**
-   * Looks for one peer's announcement, role key by role key, and stops as
-   * soon as it appears: a node usually holds the provider records of its
-   * neighbourhood itself, so the answer often costs no query at all. Every
+   * Looks for signers' announcements, role key by role key: first in the
+   * records this node holds (a node usually holds those of its
+   * neighbourhood, so the answer often costs no query at all), then by a
+   * DHT walk; it stops after the first of these that met every signer
+   * wanted. Signers asked for meanwhile join the search (isMember). Every
    * member met on the way is remembered.
    */
-  async #findMember (app: string, clusterId: string, peerId: string): Promise<boolean> {
+  async #searchFor (app: string, clusterId: string, peerId: string): Promise<void> {
+    const cluster = `${app}/${clusterId}`
+    const { promise: done, resolve } = Promise.withResolvers<void>()
+    const search: SignerSearch = { wanted: new Set([peerId]), done, resolve }
+    this.#searches.set(cluster, search)
     const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(MEMBER_LOOKUP_TIMEOUT_MS)])
-    for (const role of MEMBER_ROLES_BY_LIKELIHOOD) {
-      const cid = await membershipKeyCid(app, clusterId, role)
-      let count = 0
-      try {
-        for await (const id of this.#providersOf(cid, signal)) {
+    try {
+      for (const role of MEMBER_ROLES_BY_LIKELIHOOD) {
+        const cid = await membershipKeyCid(app, clusterId, role)
+        const meet = async (id: string): Promise<void> => {
           await this.#remember({ app, clusterId, role, peerId: id, seenAt: Date.now() })
-          if (id === peerId) return true
-          if (++count >= MAX_PROVIDERS_PER_LOOKUP) break
+          search.wanted.delete(id)
         }
-      } catch (err) {
-        if (signal.aborted) return false
-        log('lookup of %s in %s/%s (%s) failed: %e', peerId, app, clusterId, role, err)
+        // The records this node holds cost nothing: stop there if they are enough.
+        const local = new Set((await localProviders(this.#init.libp2p, cid)).map(String))
+        for (const id of local) await meet(id)
+        if (search.wanted.size === 0) return
+        // A walk, once begun, is walked to its end: its requests are already
+        // out, and every member it meets is one signer fewer to search for
+        // when the rest of the cluster's messages arrive.
+        let count = local.size
+        try {
+          for await (const provider of this.#init.libp2p.contentRouting.findProviders(cid, { signal })) {
+            // kad-dht yields this node's own records again first.
+            if (local.has(provider.id.toString())) continue
+            await meet(provider.id.toString())
+            if (++count >= MAX_PROVIDERS_PER_LOOKUP) break
+          }
+        } catch (err) {
+          if (signal.aborted) return
+          log('lookup of %s/%s (%s) failed: %e', app, clusterId, role, err)
+        }
+        if (search.wanted.size === 0) return
       }
+    } finally {
+      // In the same turn as the last check of `wanted`: a signer asked for
+      // from now on starts a search of its own.
+      this.#searches.delete(cluster)
+      search.resolve()
     }
-    return false
   }
 
   async #lookupNow (app: string, clusterId: string): Promise<LookupResult> {

@@ -34,23 +34,20 @@ export const DEFAULT_MAX_PARALLEL_DIALS = 16
 export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 64
 
 /**
- * The least time libp2p's connection monitor waits for a ping before it
- * aborts the connection (its adaptive default starts at 5 s). On a loaded
- * 2-core machine pings over a busy connection took longer than 5 s and
- * live connections were cut mid-transfer (bench/fetch.bench.ts); a dead
- * peer is still found within this budget.
+ * Dead peers are found by the kernel's TCP keepalive, not by libp2p's
+ * connection monitor: after this long without traffic the kernel probes
+ * the connection (libuv then sets 1 s between probes and 10 probes), so a
+ * vanished peer's connection closes within about 25 s of going quiet, at no
+ * JavaScript cost. The monitor pinged every connection from both ends on a
+ * timer, each ping a new stream with a protocol negotiation; every node of
+ * a local swarm started together, so the pings came in bursts: 3,000
+ * streams within 15 s every minute at 50 machines in one process, as many
+ * as the DHT's busiest moment (counted, paper-staging), and a full mesh of
+ * n machines pings n² times a minute. A live but slow peer is never cut:
+ * on a loaded 2-core machine pings over busy connections took longer than
+ * the monitor's timeout and live transfers were cut (bench/fetch.bench.ts).
  */
-export const MIN_PING_TIMEOUT_MS = 30_000
-
-/**
- * How often libp2p's connection monitor pings each connection (its default
- * is 10 s). Every ping is a new stream with a protocol negotiation, on both
- * ends of every connection: in a local swarm of 20 nodes that was 80 new
- * streams a second, the largest single source of streams while nodes idle
- * (counted in one process). A dead peer is still found within a minute and a
- * half, and a transfer from a vanished peer times out on its own first.
- */
-export const PING_INTERVAL_MS = 60_000
+export const TCP_KEEPALIVE_INITIAL_DELAY_MS = 15_000
 
 /**
  * Source addresses exempt from gossipsub's IP-colocation penalty. The

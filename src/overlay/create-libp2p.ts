@@ -9,7 +9,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { createLibp2p } from 'libp2p'
 import {
   DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_MAX_PARALLEL_DIALS, DEFAULT_UPGRADE_TIMEOUT_MS, DHT_PROTOCOL, GOSSIP_COLOCATION_WHITELIST,
-  INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, MAX_GOSSIP_MESSAGE_BYTES, MIN_PING_TIMEOUT_MS, PING_INTERVAL_MS
+  INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, MAX_GOSSIP_MESSAGE_BYTES, TCP_KEEPALIVE_INITIAL_DELAY_MS
 } from './constants.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
@@ -44,7 +44,10 @@ export async function createOverlayLibp2p (init: OverlayLibp2pInit): Promise<Ove
   return createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: init.listen },
-    transports: [tcp()],
+    transports: [tcp({
+      dialOpts: { keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_INITIAL_DELAY_MS },
+      listenOpts: { keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_INITIAL_DELAY_MS }
+    })],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {
@@ -53,10 +56,9 @@ export async function createOverlayLibp2p (init: OverlayLibp2pInit): Promise<Ove
       maxParallelDials: DEFAULT_MAX_PARALLEL_DIALS,
       inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND
     },
-    connectionMonitor: {
-      pingInterval: PING_INTERVAL_MS,
-      pingTimeout: { minTimeout: MIN_PING_TIMEOUT_MS }
-    },
+    // Liveness is TCP keepalive's job (TCP_KEEPALIVE_INITIAL_DELAY_MS); the
+    // ping service stays, to answer peers that do ping.
+    connectionMonitor: { enabled: false },
     services: {
       identify: identify(),
       ping: ping(),

@@ -81,4 +81,31 @@ describe('member lookups of a cluster over 20 machines', () => {
     expect(await fresh.isMember('webshop', 'big', last)).toBe(true)
     expect(await fresh.isMember('webshop', 'big', peerIdFromPrivateKey(await generateSigningKey()).toString())).toBe(false)
   }, 60_000)
+
+  it('checks of signers that arrive together share one search, which ends once all of them are met', async () => {
+    const [a, b] = await Promise.all([node(), node()])
+    await a.dial(b.getMultiaddrs())
+    await waitFor('b to be known as a DHT peer', async () => (await a.peerStore.get(b.peerId)).protocols.includes(DHT_PROTOCOL), { timeoutMs: 20_000 })
+    const members = await plantRecords(a, await membershipKeyCid('webshop', 'small', 'auto'), 3)
+
+    // Counts the DHT walks the membership makes through this node.
+    let walks = 0
+    const routing = a.contentRouting
+    const findProviders = routing.findProviders.bind(routing)
+    routing.findProviders = (...args) => { walks++; return findProviders(...args) }
+
+    const membership = new Membership({ libp2p: a, store: await store(), own: [], announceIntervalMs: 300_000, onMember: () => {} })
+    cleanups.push(async () => { await membership.stop() })
+
+    // Members whose records this node holds: found without a walk.
+    const checks = await Promise.all(members.map(async peer => membership.isMember('webshop', 'small', peer.toString())))
+    expect(checks).toEqual([true, true, true])
+    expect(walks).toBe(0)
+
+    // Five strangers at once: one search walks each role key once (not once per stranger), and none is taken for a member.
+    const strangers = await Promise.all(Array.from({ length: 5 }, async () => peerIdFromPrivateKey(await generateSigningKey()).toString()))
+    const verdicts = await Promise.all(strangers.map(async peer => membership.isMember('webshop', 'small', peer)))
+    expect(verdicts).toEqual([false, false, false, false, false])
+    expect(walks).toBe(3)
+  }, 60_000)
 })
