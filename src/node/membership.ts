@@ -56,11 +56,14 @@ export function swarmGrewSinceAnnounce (peersAtAnnounce: number, peersNow: numbe
 
 /**
  * A DHT search of one cluster for signers not known yet. Messages of a
- * cluster's members arrive together (at 50 machines all testing at once,
- * each node got ten test starts per cluster within a second), and each
+ * cluster's members arrive together (when every machine tests at once, a
+ * cluster's test starts come within seconds of each other), and each
  * unknown signer used to start its own walk of the same keys, up to
- * FORCED_LOOKUP_BURST at once; now they share one, which ends once every
- * signer in `wanted` has been met, or the keys are walked.
+ * FORCED_LOOKUP_BURST at once (five strangers: 15 walks instead of 3, see
+ * test/integration/node/membership-lookup.test.ts); now they share one,
+ * which ends once every signer in `wanted` has been met, or the keys are
+ * walked. `wanted` grows only while the search runs (at most
+ * MEMBER_LOOKUP_TIMEOUT_MS).
  */
 interface SignerSearch {
   wanted: Set<string>
