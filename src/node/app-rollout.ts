@@ -175,7 +175,7 @@ export class AppRollout {
     const target = this.#movingTo
     if (target === undefined) return false
     if (target === this.#clusterId) { this.#movingTo = undefined; return false }
-    const active = this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
+    const active = this.#active()
     const record = active === undefined ? undefined : await this.#record(active.release.id)
     if (active !== undefined && (record === undefined || !FINAL_STATES.has(record.state))) return false
     log('%s: moved from cluster %s to %s', this.#init.app, this.#clusterId, target)
@@ -231,7 +231,7 @@ export class AppRollout {
       if (await this.#record(release.id) === undefined) await this.#setState(release, 'not-targeted', `the release targets only ${targets.join(', ')}; this machine is in ${clusterId}`)
       return
     }
-    const active = this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
+    const active = this.#active()
     if (active === undefined || release.manifest.sequence > active.release.manifest.sequence) {
       if (active !== undefined) await this.#supersede(active.release)
       this.#activeId = release.id
@@ -318,7 +318,7 @@ export class AppRollout {
   #scheduleRefresh (): void {
     clearTimeout(this.#refreshTimer)
     if (this.#stopping.signal.aborted || this.#init.config.role === 'follower') return
-    const active = this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
+    const active = this.#active()
     if (active?.release.manifest.plan.style === 'all-at-once') return
     const spread = 1 + MEMBER_REFRESH_JITTER * (2 * Math.random() - 1)
     this.#refreshTimer = setTimeout(() => {
@@ -339,7 +339,7 @@ export class AppRollout {
    * machine start a query per cluster and role key at once.
    */
   async #refreshMembers (): Promise<number> {
-    const active = this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
+    const active = this.#active()
     if (active === undefined || this.#stopping.signal.aborted) return 0
     const record = await this.#record(active.release.id).catch(() => undefined)
     if (record !== undefined && FINAL_STATES.has(record.state)) return 0
@@ -376,7 +376,7 @@ export class AppRollout {
   }
 
   async #step (): Promise<void> {
-    const entry = this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
+    const entry = this.#active()
     if (entry === undefined) return
     const { release } = entry
     const record = await this.#record(release.id)
@@ -656,6 +656,11 @@ export class AppRollout {
     clearTimeout(this.#deadlineTimer)
     if (at === undefined || this.#stopping.signal.aborted) return
     this.#deadlineTimer = setTimeout(() => { this.#drive() }, Math.max(0, at - now) + 5)
+  }
+
+  /** The release this machine is rolling out now (the newest it admitted), if any. */
+  #active (): Entry | undefined {
+    return this.#activeId === undefined ? undefined : this.#entries.get(this.#activeId)
   }
 
   async #record (releaseId: string): Promise<RolloutRecord | undefined> {

@@ -238,23 +238,16 @@ export class Membership {
     try {
       for (const role of MEMBER_ROLES_BY_LIKELIHOOD) {
         const cid = await membershipKeyCid(app, clusterId, role)
-        const meet = async (id: string): Promise<void> => {
-          await this.#remember({ app, clusterId, role, peerId: id, seenAt: Date.now() })
-          search.wanted.delete(id)
-        }
-        // The records this node holds cost nothing: stop there if they are enough.
-        const local = new Set((await localProviders(this.#init.libp2p, cid)).map(String))
-        for (const id of local) await meet(id)
-        if (search.wanted.size === 0) return
-        // A walk, once begun, is walked to its end: its requests are already
-        // out, and every member it meets is one signer fewer to search for
-        // when the rest of the cluster's messages arrive.
-        let count = local.size
+        let count = 0
         try {
-          for await (const provider of this.#init.libp2p.contentRouting.findProviders(cid, { signal })) {
-            // kad-dht yields this node's own records again first.
-            if (local.has(provider.id.toString())) continue
-            await meet(provider.id.toString())
+          // The records this node holds come first and cost nothing: the
+          // walk begins only if they did not hold every signer wanted. A
+          // walk, once begun, is walked to its end: its requests are already
+          // out, and every member it meets is one signer fewer to search for
+          // when the rest of the cluster's messages arrive.
+          for await (const id of this.#providersOf(cid, signal, () => search.wanted.size > 0)) {
+            await this.#remember({ app, clusterId, role, peerId: id, seenAt: Date.now() })
+            search.wanted.delete(id)
             if (++count >= MAX_PROVIDERS_PER_LOOKUP) break
           }
         } catch (err) {
@@ -295,16 +288,18 @@ export class Membership {
 
   /**
    * The providers of a key, each once: the records this node holds itself
-   * (all of them, see localProviders), then what a DHT walk finds. kad-dht
-   * yields its own records again first; they are not remembered twice.
+   * (all of them, see localProviders), then what a DHT walk finds, unless
+   * `walkIf` says no once the records are read. kad-dht yields its own
+   * records again first; they are not remembered twice.
    */
-  async * #providersOf (key: CID, signal: AbortSignal): AsyncGenerator<string> {
+  async * #providersOf (key: CID, signal: AbortSignal, walkIf: () => boolean = () => true): AsyncGenerator<string> {
     const seen = new Set<string>()
     for (const provider of await localProviders(this.#init.libp2p, key)) {
       const id = provider.toString()
       seen.add(id)
       yield id
     }
+    if (!walkIf()) return
     for await (const provider of this.#init.libp2p.contentRouting.findProviders(key, { signal })) {
       const id = provider.id.toString()
       if (seen.has(id)) continue
