@@ -8,7 +8,7 @@ import { electRepresentatives, rankEligible } from './representative-election.ts
 import type { Election } from './representative-election.ts'
 import { EMPTY_LEDGER } from './rollout-state.ts'
 import type { ClusterLedger, RolloutState } from './rollout-state.ts'
-import { decideSelf } from './self-decision.ts'
+import { decideSelf, withinFirstStartWindow } from './self-decision.ts'
 import type { SelfDecision } from './self-decision.ts'
 import { describeOverride, effectiveOverride } from './vendor-override.ts'
 import type { EffectiveOverride } from './vendor-override.ts'
@@ -119,6 +119,11 @@ export function evaluate (state: RolloutState, now: number): RolloutView {
     // Only a real change is a deadline (a failed cluster stays failed).
     const atOpening = evaluate(state, own.openedAt).self
     if (atOpening.action !== view.self.action || atOpening.reason !== view.self.reason) deadlines.push(own.openedAt)
+  }
+  // A representative that tests past its own cluster's failure does so only in the first start window (rule 10.4).
+  if (own !== undefined && own.openedAt !== undefined && view.self.action === 'test' && own.state === 'failed' &&
+    withinFirstStartWindow(own, plan.startTimeoutMs, now)) {
+    deadlines.push(own.openedAt + plan.startTimeoutMs)
   }
   const next = deadlines.reduce((earliest, at) => at > now && at < earliest ? at : earliest, Infinity)
   if (Number.isFinite(next)) view.nextDeadlineAt = next

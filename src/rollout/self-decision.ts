@@ -30,7 +30,16 @@ export type SelfDecision =
  *    outcome: we are told what any member would be (test again, if elected).
  * 3. 'all-at-once' gates nothing: every machine tests at once, then installs
  *    on its own pass. It exists to measure what staging saves.
- * 4. A failure in our cluster or any transitive prerequisite blocks us.
+ * 4. A failure in our cluster or any transitive prerequisite blocks us,
+ *    with one exception: a representative elected at the opening still
+ *    tests until its start timeout has passed, when only its own cluster
+ *    failed, and failed after the opening (a failure known before it is
+ *    what staging is for). Its test runs in staging, so it risks nothing on this machine,
+ *    and the cluster's exposure is then the representatives it elected,
+ *    not whichever of them happened to start before a fellow's failure
+ *    arrived (a lookup on a loaded machine can delay one by seconds), so a
+ *    real run and the simulator count the same overhead; the vendor gets a
+ *    report from each of them.
  * 5. An elected representative tests once its cluster is open.
  * 6. Anyone else installs once our cluster and every prerequisite passed.
  * 7. Otherwise we wait, naming what we wait for and how far it is.
@@ -63,12 +72,22 @@ export function decideSelf (state: RolloutState, clusters: readonly ClusterView[
     return { action: 'test', reason: 'no staging (all-at-once): every machine tests the upgrade itself' }
   }
 
-  const failed = scope.filter(view => view.state === 'failed').map(view => view.clusterId)
-  if (failed.length > 0) return { action: 'blocked', reason: `blocked: ${failed.join(', ')} failed`, blockedBy: failed }
-
   const elected = own.representatives.includes(self.peerId)
-  if (elected && own.openedAt !== undefined && own.openedAt <= now) {
-    const rank = own.representatives.indexOf(self.peerId) + 1
+  const open = elected && own.openedAt !== undefined && own.openedAt <= now
+  const rank = own.representatives.indexOf(self.peerId) + 1
+  const failed = scope.filter(view => view.state === 'failed').map(view => view.clusterId)
+  if (failed.length > 0) {
+    if (open && failed.length === 1 && failed[0] === self.clusterId && withinFirstStartWindow(own, state.release.plan.startTimeoutMs, now) &&
+      failedSinceOpening(state, own)) {
+      return {
+        action: 'test',
+        reason: `elected representative ${rank} of ${own.representatives.length} in cluster ${self.clusterId}: test the upgrade now, although the cluster failed meanwhile (every representative elected at the opening tests)`
+      }
+    }
+    return { action: 'blocked', reason: `blocked: ${failed.join(', ')} failed`, blockedBy: failed }
+  }
+
+  if (open) {
     return { action: 'test', reason: `elected representative ${rank} of ${own.representatives.length} in cluster ${self.clusterId}: test the upgrade now` }
   }
 
@@ -79,4 +98,29 @@ export function decideSelf (state: RolloutState, clusters: readonly ClusterView[
   }
   const role = elected ? 'elected representative; ' : ''
   return { action: 'wait', reason: `${role}waiting for ${describeProgress(waitingFor, verdicts)}`, waitingFor }
+}
+
+/**
+ * Whether `now` is still in the first start window of the cluster's opening
+ * (rule 4's first generation): the representatives seated then are the ones
+ * the opening elected. Exported for the engine's deadline (evaluate).
+ */
+export function withinFirstStartWindow (own: ClusterView, startTimeoutMs: number, now: number): boolean {
+  return own.openedAt !== undefined && own.openedAt <= now && now < own.openedAt + startTimeoutMs
+}
+
+/**
+ * Whether every failure and silence of `own` came at or after its opening,
+ * by the times the events carry (a silence counts from its deadline).
+ */
+function failedSinceOpening (state: RolloutState, own: ClusterView): boolean {
+  const { openedAt } = own
+  const ledger = state.clusters.get(own.clusterId)
+  if (openedAt === undefined || ledger === undefined) return false
+  const silenceMs = state.release.testTimeoutMs + state.release.plan.reportGraceMs
+  const failedAt = [
+    ...own.failures.map(peerId => ledger.outcomes.get(peerId)?.failAt ?? -Infinity),
+    ...own.silent.map(peerId => (ledger.starts.get(peerId) ?? -Infinity) + silenceMs)
+  ]
+  return failedAt.every(at => at >= openedAt)
 }

@@ -49,6 +49,15 @@ describe('nextDeadlineAt (rule 11)', () => {
     expect(viewOf({ plan: wide, self, seenAt: 1, events: failed }, 0).nextDeadlineAt).toBeUndefined()
   })
 
+  it('is the end of the first start window for a representative told to test past its cluster\'s failure', () => {
+    const two = plan({ style: 'front-loading', clusters: [{ name: 'c', k: 2, q: 1 }] })
+    const failedEarly = [started('c', p1, 1), outcome('c', p1, false, 2)]
+    const view = viewOf({ plan: two, self: { peerId: p0, clusterId: 'c', role: 'auto' }, events: [...members, ...failedEarly] }, 3)
+    expect(view.self.action).toBe('test')
+    expect(view.nextDeadlineAt).toBe(T)
+    expect(viewOf({ plan: two, self: { peerId: p0, clusterId: 'c', role: 'auto' }, events: [...members, ...failedEarly] }, T).self.action).toBe('blocked')
+  })
+
   it('is undefined when nothing can change without a new event', () => {
     const staged = plan({ clusters: [{ name: 'base', k: 1, q: 1 }, { name: 'c', after: ['base'], k: 1, q: 1 }] })
     expect(next([], 10, staged)).toBeUndefined()

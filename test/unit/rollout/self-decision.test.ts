@@ -49,7 +49,33 @@ describe('self decision, staged (rule 10)', () => {
 
   it('blocks on a failed prerequisite or a failure in our cluster, naming each', () => {
     expect(decide('staged', 'me', 'follower', [outcome('base', b0, false, 100)], 150)).toEqual({ action: 'blocked', reason: 'blocked: base failed', blockedBy: ['base'] })
-    expect(decide('staged', a0, 'auto', [basePassed, outcome('app', a2, false, 140)], 150)).toMatchObject({ action: 'blocked', blockedBy: ['app'] })
+    expect(decide('staged', 'me', 'follower', [basePassed, outcome('app', a2, false, 140)], 150)).toEqual({ action: 'blocked', reason: 'blocked: app failed', blockedBy: ['app'] })
+  })
+
+  it('lets a representative elected at the opening test past a fellow\'s failure until its start timeout, and no longer', () => {
+    // base passed at 100, so app opened at 100 with a0 and a1 elected; a1 failed at 140, before a0 started.
+    const a1Failed = [basePassed, started('app', a1, 110), outcome('app', a1, false, 140)]
+    expect(decide('staged', a0, 'auto', a1Failed, 150)).toEqual({
+      action: 'test',
+      reason: 'elected representative 1 of 2 in cluster app: test the upgrade now, although the cluster failed meanwhile (every representative elected at the opening tests)'
+    })
+    expect(decide('staged', a0, 'auto', a1Failed, 100 + T - 1).action).toBe('test')
+    expect(decide('staged', a0, 'auto', a1Failed, 100 + T)).toMatchObject({ action: 'blocked', blockedBy: ['app'] })
+    // Nobody else: a member that was not elected, and a follower.
+    expect(decide('staged', a2, 'auto', a1Failed, 150)).toMatchObject({ action: 'blocked', blockedBy: ['app'] })
+    expect(decide('staged', 'me', 'follower', a1Failed, 150)).toMatchObject({ action: 'blocked', blockedBy: ['app'] })
+    // Once it tested, its own outcome decides.
+    expect(decide('staged', a0, 'auto', [...a1Failed, started('app', a0, 150), outcome('app', a0, false, 160)], 170)).toMatchObject({ action: 'blocked', blockedBy: ['app'] })
+    expect(decide('staged', a0, 'auto', [...a1Failed, started('app', a0, 150), outcome('app', a0, true, 160)], 170).action).toBe('install')
+  })
+
+  it('still blocks a representative at once when a prerequisite failed too', () => {
+    // Front-loading opens app at once; base failing blocks app's representatives whatever app did.
+    const both = [outcome('base', b0, false, 20), started('app', a1, 5), outcome('app', a1, false, 30)]
+    expect(decide('front-loading', a0, 'auto', both, 40)).toMatchObject({ action: 'blocked', blockedBy: ['app', 'base'] })
+    expect(decide('front-loading', a0, 'auto', [outcome('base', b0, false, 20)], 40)).toMatchObject({ action: 'blocked', blockedBy: ['base'] })
+    // Its own cluster alone: it tests, as under staging.
+    expect(decide('front-loading', a0, 'auto', [started('app', a1, 5), outcome('app', a1, false, 30)], 40).action).toBe('test')
   })
 
   it('stops telling a replaced representative to test, and tells its replacement', () => {
