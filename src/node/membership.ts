@@ -1,5 +1,5 @@
 import { logger } from '@libp2p/logger'
-import { MEMBER_ROLES, membershipKeyCid } from '../overlay/index.ts'
+import { membershipKeyCid } from '../overlay/index.ts'
 import { membershipKey } from '../store/index.ts'
 import type { MemberRole, OverlayLibp2p } from '../overlay/index.ts'
 import type { Store } from '../store/index.ts'
@@ -40,6 +40,13 @@ export interface LookupResult {
  * (counted at 40 machines in one process).
  */
 const MEMBER_ROLES_BY_LIKELIHOOD = ['auto', 'representative', 'follower'] as const
+
+/**
+ * The role keys a lookup walks: those of members an election may seat. The
+ * `follower` key was a third walk per lookup (about 20 requests on a
+ * 50-machine swarm) whose members no election counts.
+ */
+const ELECTABLE_ROLES = ['auto', 'representative'] as const satisfies readonly MemberRole[]
 
 /** A lookup stops after this many providers per role key: bounds what a flood of fake announcements can cost. */
 export const MAX_PROVIDERS_PER_LOOKUP = 1_000
@@ -163,9 +170,12 @@ export class Membership {
   }
 
   /**
-   * Looks a cluster up on the DHT; concurrent lookups of one cluster share
-   * one query. Resolves to how many members (or role changes) it newly
-   * found, and whether every role key's query ran to its end.
+   * Looks a cluster's electable members up on the DHT (the `auto` and
+   * `representative` role keys: an election ranks no follower, and a
+   * follower whose message arrives is found by isMember); concurrent
+   * lookups of one cluster share one query. Resolves to how many members
+   * (or role changes) it newly found, and whether every key's query ran to
+   * its end.
    */
   async lookup (app: string, clusterId: string): Promise<LookupResult> {
     const key = `${app}/${clusterId}`
@@ -283,7 +293,7 @@ export class Membership {
     const signal = AbortSignal.any([this.#stopping.signal, AbortSignal.timeout(MEMBER_LOOKUP_TIMEOUT_MS)])
     let found = 0
     let complete = true
-    await Promise.all(MEMBER_ROLES.map(async role => {
+    await Promise.all(ELECTABLE_ROLES.map(async role => {
       const cid = await membershipKeyCid(app, clusterId, role)
       let count = 0
       try {

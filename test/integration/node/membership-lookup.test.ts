@@ -113,5 +113,9 @@ describe('member lookups of a cluster over 20 machines', () => {
     const verdicts = await Promise.all(strangers.map(async peer => membership.isMember('webshop', 'small', peer)))
     expect(verdicts).toEqual([false, false, false, false, false])
     expect(walks).toBe(3)
+
+    // An election's lookup walks the keys of electable members only: no election seats a follower.
+    await membership.lookup('webshop', 'small')
+    expect(walks).toBe(5)
   }, 60_000)
 })
