@@ -96,7 +96,7 @@ function scoreParamsOf (pubsub: object): Record<string, TopicScoreParams> {
   return (pubsub as { score?: { params?: { topics?: Record<string, TopicScoreParams> } } }).score?.params?.topics ?? {}
 }
 
-/** The outcomes topic carries two kinds of envelope; the signature domain says which. */
+/** The outcomes topic carries three kinds of envelope (test starts, outcomes, member announcements); the signature domain says which. */
 function itemKind (topic: TopicKind, data: Uint8Array): SyncItemKind | undefined {
   if (topic === 'overrides') return 'override'
   let domain: unknown
@@ -107,5 +107,6 @@ function itemKind (topic: TopicKind, data: Uint8Array): SyncItemKind | undefined
   if (topic === 'releases') return domain === 'cluster-map' ? 'cluster-map' : 'release'
   if (domain === 'test-start') return 'test-start'
   if (domain === 'outcome') return 'outcome'
+  if (domain === 'member') return 'member'
   return undefined
 }

@@ -80,13 +80,20 @@ interface SignerSearch {
 
 export interface MemberSeen { app: string, clusterId: string, peerId: string, role: MemberRole, seenAt: number }
 
+/** One of this node's own memberships: an app, its cluster there, and its role preference. */
+export interface OwnMembership { app: string, clusterId: string, role: MemberRole }
+
 export interface MembershipInit {
   libp2p: OverlayLibp2p
   store: Store
-  /** This node's own cluster per app, and its role preference. */
-  own: Array<{ app: string, clusterId: string, role: MemberRole }>
+  own: OwnMembership[]
   announceIntervalMs: number
   onMember(member: MemberSeen): void
+  /**
+   * Gossips this node's signed announcement of `own` (PROTOCOL.md §9.4),
+   * with every DHT announcement: peers then know the member without a walk.
+   */
+  publishAnnouncement?(own: OwnMembership): Promise<void>
 }
 
 /**
@@ -332,9 +339,30 @@ export class Membership {
   }
 
   /** Stores a member seen; whether it (or its role) is new. */
+  /**
+   * A member's signed announcement, validated by intake: remembered with
+   * its envelope, which sync hands on. Only an announcement newer than the
+   * one known changes anything (a replayed old one cannot turn a member's
+   * role back). Resolves whether it was taken.
+   */
+  async announced (member: MemberSeen, envelope: Uint8Array, announcedAt: number): Promise<boolean> {
+    const key = membershipKey(member)
+    const known = await this.#init.store.memberships.get(key)
+    if (known?.announcedAt !== undefined && known.announcedAt >= announcedAt) return false
+    await this.#init.store.memberships.put(key, { ...member, envelope, announcedAt })
+    this.#init.onMember(member)
+    return true
+  }
+
   async #remember (member: MemberSeen): Promise<boolean> {
     const key = membershipKey(member)
     const known = await this.#init.store.memberships.get(key)
+    // A member's own announcement is dated; a provider record is not, and
+    // may be one of a role it left (records live 48 h): the announcement wins.
+    if (known?.announcedAt !== undefined) {
+      this.#init.onMember({ ...member, role: known.role })
+      return false
+    }
     const fresh = known === undefined || known.role !== member.role
     if (fresh) await this.#init.store.memberships.put(key, member)
     this.#init.onMember(member)
@@ -358,6 +386,9 @@ export class Membership {
   async #announceEach (): Promise<boolean> {
     let any = false
     for (const own of this.#init.own) {
+      // The gossip first: it is one message, and reaches every subscriber
+      // at once, while the DHT announcement is a walk.
+      await this.#init.publishAnnouncement?.(own).catch((err: unknown) => { log('gossiping %s/%s failed: %e', own.app, own.clusterId, err) })
       try {
         await this.#init.libp2p.contentRouting.provide(await membershipKeyCid(own.app, own.clusterId, own.role), { signal: this.#stopping.signal })
         if (!this.#announcedAt.has(own.app)) this.#announcedAt.set(own.app, Date.now())

@@ -1,17 +1,26 @@
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
-import { OVERRIDE_REJECTION_VERDICTS, decodeTestOutcome, decodeTestStart, validateOverride } from '../overlay/index.ts'
+import { OVERRIDE_REJECTION_VERDICTS, decodeMemberAnnouncement, decodeTestOutcome, decodeTestStart, validateOverride } from '../overlay/index.ts'
 import { OVERRIDE_RELEASE_SCOPE, overrideKey } from '../store/index.ts'
 import { openClusterMap } from '../cluster/index.ts'
 import { openRelease } from '../release/index.ts'
 import { SIGNATURE_DOMAINS, bytesEqual, openEnvelope } from '../trust/index.ts'
 import type { ClusterMap } from '../cluster/index.ts'
-import type { Override, SyncItemKind, TestOutcome, TestStart } from '../overlay/index.ts'
+import type { MemberAnnouncement, Override, SyncItemKind, TestOutcome, TestStart } from '../overlay/index.ts'
 import type { VerifiedRelease } from '../release/index.ts'
 import type { Store } from '../store/index.ts'
 import type { TrustedVendorKeys } from '../trust/index.ts'
 
 const log = logger('mirage:node:intake')
+
+/**
+ * A member announcement older than this is no longer taken (nor handed on
+ * in sync): a DHT provider record lives as long, and a member re-announces
+ * long before (PROTOCOL.md §9.4).
+ */
+export const MEMBER_ANNOUNCEMENT_MAX_AGE_MS = 48 * 60 * 60 * 1000
+/** How far ahead of this node's clock an announcement's `at` may be (clocks differ). */
+export const MEMBER_ANNOUNCEMENT_MAX_SKEW_MS = 10 * 60 * 1000
 
 /** Gossipsub's verdicts: reject scores the sender down, ignore just drops. */
 export type IntakeVerdict = 'accept' | 'ignore' | 'reject'
@@ -33,6 +42,8 @@ export interface IntakeComponents {
   onClusterMap?(map: ClusterMap): void
   /** A vendor's halt or clear, newer than any of its scope (stored before this is called). */
   onOverride?(override: Override, receivedAt: number): void
+  /** A member's valid signed announcement (not stored yet: the callee decides, see Membership.announced). */
+  onMemberAnnouncement?(announcement: MemberAnnouncement, peerId: string, envelope: Uint8Array): Promise<void>
 }
 
 /**
@@ -66,6 +77,7 @@ export class MessageIntake {
         case 'outcome': return await this.#outcome(bytes, expectedApp)
         case 'override': return await this.#serialOverride(bytes, expectedApp)
         case 'cluster-map': return await this.#clusterMap(bytes, expectedApp)
+        case 'member': return await this.#member(bytes, expectedApp)
       }
     } catch (err) {
       log('rejected %s: %s', kind, (err as Error).message)
@@ -137,6 +149,18 @@ export class MessageIntake {
     })
     log('override %s %s of %s (%s), sequence %d', override.action, override.clusterId ?? 'every cluster', override.releaseId, override.app, override.sequence)
     this.#c.onOverride?.(override, receivedAt)
+    return 'accept'
+  }
+
+  async #member (bytes: Uint8Array, expectedApp: string | undefined): Promise<IntakeVerdict> {
+    const envelope = await openEnvelope(bytes, SIGNATURE_DOMAINS.member)
+    const announcement = decodeMemberAnnouncement(envelope.payload)
+    if (expectedApp !== undefined && announcement.app !== expectedApp) throw new Error(`member announcement for ${announcement.app} on the topic of ${expectedApp}`)
+    // Too old or from the future: an honest clock can be off, and an old
+    // announcement may still travel in sync; dropped without scoring anyone down.
+    const now = Date.now()
+    if (announcement.at < now - MEMBER_ANNOUNCEMENT_MAX_AGE_MS || announcement.at > now + MEMBER_ANNOUNCEMENT_MAX_SKEW_MS) return 'ignore'
+    await this.#c.onMemberAnnouncement?.(announcement, peerIdFromPublicKey(envelope.signer).toString(), bytes)
     return 'accept'
   }
 

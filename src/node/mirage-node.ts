@@ -7,7 +7,7 @@ import { openClusterMap } from '../cluster/index.ts'
 import type { ClusterMap } from '../cluster/index.ts'
 import { downloadArtifact, libp2pChunkDialer } from '../fetch/index.ts'
 import { openInstaller } from '../install/index.ts'
-import { SyncServer, createChunkServer, createOverlayLibp2p, decodeOverride, encodeTestOutcome, encodeTestStart } from '../overlay/index.ts'
+import { SyncServer, createChunkServer, createOverlayLibp2p, decodeOverride, encodeMemberAnnouncement, encodeTestOutcome, encodeTestStart } from '../overlay/index.ts'
 import { REPORT_PROTOCOL, serveReportStream } from '../overlay/report-protocol.ts'
 import { readSignedRelease } from '../release/index.ts'
 import { buildProblemReport, createRedactor, reportPublicKeyFromText } from '../report/index.ts'
@@ -24,7 +24,7 @@ import { startControlServer } from './control-server.ts'
 import { HeldChunks } from './held-chunks.ts'
 import { loadOrCreatePeerKey } from './identity.ts'
 import { Membership } from './membership.ts'
-import { MessageIntake } from './message-intake.ts'
+import { MEMBER_ANNOUNCEMENT_MAX_AGE_MS, MessageIntake } from './message-intake.ts'
 import { PeerSync } from './peer-sync.ts'
 import { ReportOutbox, reportIdOf } from './report-outbox.ts'
 import { importReleaseDir } from './seed-release.ts'
@@ -140,7 +140,13 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       store,
       own: Object.entries(config.apps).map(([app, c]) => ({ app, clusterId: clusterOf.get(app) ?? '', role: c.role })),
       announceIntervalMs: config.announceIntervalMs,
-      onMember: member => rollouts.get(member.app)?.memberSeen(member)
+      onMember: member => rollouts.get(member.app)?.memberSeen(member),
+      publishAnnouncement: async own => {
+        const envelope = await sealEnvelope(SIGNATURE_DOMAINS.member, encodeMemberAnnouncement({ v: 1, ...own, at: Date.now() }), privateKey)
+        // Through intake like any announcement: stored with its envelope, so sync hands it on.
+        await intake.take('member', envelope, own.app)
+        await appGossip.publish(own.app, 'outcomes', envelope)
+      }
     })
 
     const reportInbox = init.seed?.reportInbox
@@ -191,6 +197,10 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       onTestStart: (start, from, at) => { rollouts.get(start.app)?.testStarted(start, from, at) },
       onOutcome: (outcome, from, at) => { rollouts.get(outcome.app)?.outcomeSeen(outcome, from, at) },
       onOverride: (override, at) => { rollouts.get(override.app)?.overrideSeen(override, at) },
+      onMemberAnnouncement: async (announcement, from, envelope) => {
+        const { app, clusterId, role, at } = announcement
+        await membership.announced({ app, clusterId, role, peerId: from, seenAt: Date.now() }, envelope, at)
+      },
       onClusterMap: map => {
         const identity = identities.get(map.app)
         const rollout = rollouts.get(map.app)
@@ -375,6 +385,11 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       }
       // Overrides next: a halt must reach a late joiner before the outcomes that would open its gate.
       for await (const [, record] of store.overrides.entries({ prefix: `${app}/` })) yield { kind: 'override', bytes: record.envelope }
+      // Members before their messages: a receiver that knows a signer's announcement checks it without a DHT walk.
+      const oldest = Date.now() - MEMBER_ANNOUNCEMENT_MAX_AGE_MS
+      for await (const [, record] of store.memberships.entries({ prefix: `${app}/` })) {
+        if (record.envelope !== undefined && (record.announcedAt ?? 0) >= oldest) yield { kind: 'member', bytes: record.envelope }
+      }
       for (const id of releaseIds) {
         for await (const [, record] of store.testStarts.entries({ prefix: `${id}/` })) yield { kind: 'test-start', bytes: record.envelope }
         for await (const [, record] of store.outcomes.entries({ prefix: `${id}/` })) yield { kind: 'outcome', bytes: record.envelope }

@@ -12,9 +12,9 @@ export type { TopicKind } from './topics.ts'
 export { MEMBER_ROLES, membershipKeyCid } from './dht-keys.ts'
 export type { MemberRole } from './dht-keys.ts'
 export {
-  MAX_ROLLOUT_MESSAGE_BYTES, RolloutMessageError, encodeTestStart, decodeTestStart, encodeTestOutcome, decodeTestOutcome
+  MAX_ROLLOUT_MESSAGE_BYTES, RolloutMessageError, encodeMemberAnnouncement, decodeMemberAnnouncement, encodeTestStart, decodeTestStart, encodeTestOutcome, decodeTestOutcome
 } from './rollout-messages.ts'
-export type { TestStart, TestOutcome } from './rollout-messages.ts'
+export type { MemberAnnouncement, TestStart, TestOutcome } from './rollout-messages.ts'
 export {
   SYNC_ITEM_KINDS, MAX_SYNC_ITEMS, SyncProtocolError, SyncServer, syncFromPeer,
   encodeSyncRequest, decodeSyncRequest, encodeSyncFrame, decodeSyncFrame

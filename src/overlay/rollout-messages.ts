@@ -6,7 +6,8 @@ import { APP_NAME_PATTERN, CanonicalEncodingError, decodeCanonical, encodeCanoni
 /**
  * Payloads of the signed messages nodes gossip on the outcomes topic
  * (docs/PROTOCOL.md). Each is canonical CBOR inside a signed envelope whose
- * signer is the reporting node's libp2p key: the signer IS the reporter.
+ * signer is the reporting node's libp2p key: the signer IS the reporter
+ * (for a member announcement, the member).
  */
 
 /** Large enough for a cluster id, release CID and a few fields; far below any honest message. */
@@ -40,6 +41,26 @@ export interface TestOutcome {
   at: number
 }
 
+/**
+ * "I am a member of this cluster, with this role preference": the same
+ * claim as the node's DHT provider record (docs/PROTOCOL.md §9), gossiped
+ * so that nodes learn members without walking the DHT.
+ */
+export interface MemberAnnouncement {
+  v: 1
+  app: string
+  clusterId: string
+  role: 'auto' | 'representative' | 'follower'
+  at: number
+}
+
+const memberAnnouncementSchema = z.strictObject({
+  v: z.literal(1),
+  app: z.string().regex(APP_NAME_PATTERN),
+  clusterId,
+  role: z.enum(['auto', 'representative', 'follower']),
+  at: time
+})
 const testStartSchema = z.strictObject({ v: z.literal(1), app: z.string().regex(APP_NAME_PATTERN), releaseId, clusterId, at: time })
 const testOutcomeSchema = z.strictObject({
   v: z.literal(1),
@@ -59,6 +80,14 @@ export class RolloutMessageError extends Error {
     super(message, options)
     this.name = 'RolloutMessageError'
   }
+}
+
+export function encodeMemberAnnouncement (message: MemberAnnouncement): Uint8Array {
+  return encodeCanonical(memberAnnouncementSchema.parse(message))
+}
+
+export function decodeMemberAnnouncement (bytes: Uint8Array): MemberAnnouncement {
+  return decodeWith(bytes, memberAnnouncementSchema, 'member announcement')
 }
 
 export function encodeTestStart (message: TestStart): Uint8Array {

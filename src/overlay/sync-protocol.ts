@@ -14,7 +14,7 @@ const log = logger('mirage:overlay:sync')
  * was gossiped) and a final `{ t: 'end', count }`. The receiver validates
  * every item exactly as if it had arrived on gossip. See docs/PROTOCOL.md.
  */
-export const SYNC_ITEM_KINDS = ['release', 'override', 'test-start', 'outcome', 'cluster-map'] as const
+export const SYNC_ITEM_KINDS = ['release', 'override', 'test-start', 'outcome', 'cluster-map', 'member'] as const
 export type SyncItemKind = typeof SYNC_ITEM_KINDS[number]
 
 export interface SyncItem { kind: SyncItemKind, bytes: Uint8Array }

@@ -84,7 +84,14 @@ export const membershipRecordSchema = z.strictObject({
   /** The role preference the member announced (its DHT key says which). */
   role: z.enum(['auto', 'representative', 'follower']),
   /** Last time the announcement was seen, ms since epoch. */
-  seenAt: nonNegativeInt
+  seenAt: nonNegativeInt,
+  /**
+   * The member's signed announcement (docs/PROTOCOL.md §9.4), when it came
+   * that way, to hand on in sync; absent for a member found on the DHT.
+   */
+  envelope: envelope.optional(),
+  /** The `at` of that announcement (the member's clock): a newer one replaces it, an older one does not. */
+  announcedAt: nonNegativeInt.optional()
 })
 export type MembershipRecord = z.infer<typeof membershipRecordSchema>
 

@@ -10,6 +10,8 @@ export const SIGNATURE_DOMAINS = {
   override: 'override',
   clusterMap: 'cluster-map',
   testStart: 'test-start',
+  /** A node's claim to be a member of a cluster (its DHT announcement, gossiped). */
+  member: 'member',
   report: 'report',
   /** A machine's salted fingerprint sent to the vendor (census, issue 4). */
   census: 'census'

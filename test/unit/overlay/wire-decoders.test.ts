@@ -1,11 +1,11 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
-  MAX_ROLLOUT_MESSAGE_BYTES, decodeSyncFrame, decodeSyncRequest, decodeTestOutcome, decodeTestStart, encodeSyncFrame,
-  encodeSyncRequest, encodeTestOutcome, encodeTestStart, membershipKeyCid, parseTopicName, topicName
+  MAX_ROLLOUT_MESSAGE_BYTES, decodeMemberAnnouncement, decodeSyncFrame, decodeSyncRequest, decodeTestOutcome, decodeTestStart,
+  encodeMemberAnnouncement, encodeSyncFrame, encodeSyncRequest, encodeTestOutcome, encodeTestStart, membershipKeyCid, parseTopicName, topicName
 } from '../../../src/overlay/index.ts'
 import { MAX_ENVELOPE_BYTES, bytesEqual, encodeCanonical } from '../../../src/trust/index.ts'
-import type { TestOutcome } from '../../../src/overlay/index.ts'
+import type { MemberAnnouncement, TestOutcome } from '../../../src/overlay/index.ts'
 import { byteMutation, mutateBytes } from '../../helpers/byte-mutation.ts'
 
 const RELEASE_ID = 'bafyreidmv45g5hj3zk2i2zfizn4rzu2764k7vx4i3bhmzuwlbxch6eklau'
@@ -53,6 +53,42 @@ describe('rollout messages (test start, outcome)', () => {
         expect(bytesEqual(encodeTestOutcome(decoded), bytes)).toBe(true)
       })
     }), { numRuns: 3000 })
+  })
+})
+
+describe('member announcements', () => {
+  const announcement: MemberAnnouncement = { v: 1, app: 'webshop', clusterId: 'php5-mysql', role: 'representative', at: 1_790_000_000_000 }
+
+  it('round-trip', () => {
+    expect(decodeMemberAnnouncement(encodeMemberAnnouncement(announcement))).toEqual(announcement)
+  })
+
+  it('refuse malformed, oversized and nonsense payloads with a named error', () => {
+    const bad = [
+      new Uint8Array([0xff]),
+      new Uint8Array(0),
+      new Uint8Array(MAX_ROLLOUT_MESSAGE_BYTES + 1),
+      encodeCanonical({ ...announcement, clusterId: 'x'.repeat(MAX_ROLLOUT_MESSAGE_BYTES) }),
+      encodeCanonical({ ...announcement, v: 2 }),
+      encodeCanonical({ ...announcement, extra: 1 }),
+      encodeCanonical({ ...announcement, role: 'boss' }),
+      encodeCanonical({ ...announcement, clusterId: '../etc' }),
+      encodeCanonical({ ...announcement, app: 'Web Shop' }),
+      encodeCanonical({ ...announcement, at: -1 }),
+      encodeCanonical({ ...announcement, at: 1.5 }),
+      encodeCanonical([announcement])
+    ]
+    for (const bytes of bad) expect(() => decodeMemberAnnouncement(bytes)).toThrow(expect.objectContaining({ name: 'RolloutMessageError' }))
+  })
+
+  it('thousands of mutations: a named error or a canonical re-encoding, never a crash', () => {
+    const valid = encodeMemberAnnouncement(announcement)
+    fc.assert(fc.property(byteMutation, (m) => {
+      expectOnly(['RolloutMessageError'], () => {
+        const bytes = mutateBytes(valid, m)
+        expect(bytesEqual(encodeMemberAnnouncement(decodeMemberAnnouncement(bytes)), bytes)).toBe(true)
+      })
+    }), { numRuns: 2000 })
   })
 })
 
