@@ -30,7 +30,7 @@ import { ReportOutbox, reportIdOf } from './report-outbox.ts'
 import { importReleaseDir } from './seed-release.ts'
 import { buildNodeStatus } from './node-status.ts'
 import type { ChunkStore } from '../content/index.ts'
-import type { OverlayLibp2p, Override, SyncItem } from '../overlay/index.ts'
+import type { OverlayLibp2p, Override, SyncItem, SyncRequest } from '../overlay/index.ts'
 import type { VerifiedRelease } from '../release/index.ts'
 import type { Store } from '../store/index.ts'
 import type { TrustedVendorKeys } from '../trust/index.ts'
@@ -372,7 +372,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       }))
     }
 
-    const syncSource = async function * (app: string): AsyncGenerator<SyncItem> {
+    const syncSource = async function * ({ app, members }: SyncRequest): AsyncGenerator<SyncItem> {
       // The cluster map first: it decides the receiver's cluster for the releases that follow.
       const map = await store.clusterMaps.get(app)
       if (map !== undefined) yield { kind: 'cluster-map', bytes: map.envelope }
@@ -387,8 +387,10 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       for await (const [, record] of store.overrides.entries({ prefix: `${app}/` })) yield { kind: 'override', bytes: record.envelope }
       // Members before their messages: a receiver that knows a signer's announcement checks it without a DHT walk.
       const oldest = Date.now() - MEMBER_ANNOUNCEMENT_MAX_AGE_MS
-      for await (const [, record] of store.memberships.entries({ prefix: `${app}/` })) {
-        if (record.envelope !== undefined && (record.announcedAt ?? 0) >= oldest) yield { kind: 'member', bytes: record.envelope }
+      if (members) {
+        for await (const [, record] of store.memberships.entries({ prefix: `${app}/` })) {
+          if (record.envelope !== undefined && (record.announcedAt ?? 0) >= oldest) yield { kind: 'member', bytes: record.envelope }
+        }
       }
       for (const id of releaseIds) {
         for await (const [, record] of store.testStarts.entries({ prefix: `${id}/` })) yield { kind: 'test-start', bytes: record.envelope }

@@ -18,13 +18,17 @@ export interface PeerSyncInit {
 /**
  * Catch-up (gossip is not storage): on every new connection, and then
  * periodically with a random connected peer, ask for everything of each app
- * and run each item through intake, exactly as gossip would.
+ * and run each item through intake, exactly as gossip would. Member
+ * announcements are asked for until a sync of the app brought some: the
+ * node hears later ones on gossip.
  */
 export class PeerSync {
   readonly #init: PeerSyncInit
   #timer?: NodeJS.Timeout
   #running = 0
   readonly #stopping = new AbortController()
+  /** Apps whose member announcements came in a sync already (at least one); later syncs leave them out (see syncFromPeer). */
+  readonly #membersSynced = new Set<string>()
   readonly #onConnect = (event: CustomEvent<PeerId>): void => { this.#syncWith(event.detail) }
 
   constructor (init: PeerSyncInit) {
@@ -55,7 +59,14 @@ export class PeerSync {
     void (async () => {
       for (const app of this.#init.apps()) {
         try {
-          const count = await syncFromPeer(this.#init.libp2p, peer, app, async item => this.#init.take(app, item), this.#stopping.signal)
+          const members = !this.#membersSynced.has(app)
+          let memberItems = 0
+          const count = await syncFromPeer(this.#init.libp2p, peer, app, async item => {
+            if (item.kind === 'member') memberItems++
+            await this.#init.take(app, item)
+          }, this.#stopping.signal, { members })
+          // A peer that knew no member (a seed of another app, say) does not count.
+          if (memberItems > 0) this.#membersSynced.add(app)
           log('synced %d items of %s from %p', count, app, peer)
         } catch (err) {
           // Peers that do not speak sync (or went away) are normal: the next round tries another.

@@ -19,7 +19,7 @@ export {
   SYNC_ITEM_KINDS, MAX_SYNC_ITEMS, SyncProtocolError, SyncServer, syncFromPeer,
   encodeSyncRequest, decodeSyncRequest, encodeSyncFrame, decodeSyncFrame
 } from './sync-protocol.ts'
-export type { SyncItem, SyncItemKind, SyncSource, SyncFrame } from './sync-protocol.ts'
+export type { SyncItem, SyncItemKind, SyncRequest, SyncSource, SyncFrame } from './sync-protocol.ts'
 export { createChunkServer } from './chunk-server.ts'
 export type { ChunkSource, ChunkServer, ChunkServerInit, ChunkServerStats } from './chunk-server.ts'
 export { ChunkProtocolError } from './chunk-protocol.ts'

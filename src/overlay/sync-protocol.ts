@@ -9,7 +9,10 @@ const log = logger('mirage:overlay:sync')
 
 /**
  * Catch-up for nodes that join or restart late (gossip is not storage).
- * One request per stream: `{ t: 'sync', app }`; the server answers with
+ * One request per stream: `{ t: 'sync', app }`, with `members: true` to
+ * get member announcements too (a node asks for them until it has had
+ * them once: sent on every connect, they would cost n³ items as a swarm
+ * forms); the server answers with
  * `{ t: 'item', kind, bytes }` frames (each a signed envelope exactly as it
  * was gossiped) and a final `{ t: 'end', count }`. The receiver validates
  * every item exactly as if it had arrived on gossip. See docs/PROTOCOL.md.
@@ -28,7 +31,14 @@ export const MAX_SYNC_FRAME_BYTES = MAX_ENVELOPE_BYTES + 1024
 /** Idle limit between frames: a stuck peer must not hold a catch-up forever. */
 export const SYNC_IDLE_TIMEOUT_MS = 20_000
 
-const requestSchema = z.strictObject({ t: z.literal('sync'), app: z.string().regex(APP_NAME_PATTERN) })
+const requestSchema = z.strictObject({ t: z.literal('sync'), app: z.string().regex(APP_NAME_PATTERN), members: z.literal(true).optional() })
+
+/** What a sync request asks for. */
+export interface SyncRequest {
+  app: string
+  /** Member announcements too (they are left out unless asked for). */
+  members: boolean
+}
 const frameSchema = z.discriminatedUnion('t', [
   z.strictObject({ t: z.literal('item'), kind: z.enum(SYNC_ITEM_KINDS), bytes: z.custom<Uint8Array>(v => v instanceof Uint8Array, 'bytes must be bytes') }),
   z.strictObject({ t: z.literal('end'), count: z.int().min(0).max(MAX_SYNC_ITEMS) })
@@ -43,12 +53,13 @@ export class SyncProtocolError extends Error {
   }
 }
 
-export function encodeSyncRequest (app: string): Uint8Array {
-  return encodeCanonical(requestSchema.parse({ t: 'sync', app }))
+export function encodeSyncRequest (app: string, options: { members?: boolean } = {}): Uint8Array {
+  return encodeCanonical(requestSchema.parse({ t: 'sync', app, ...(options.members === true ? { members: true } : {}) }))
 }
 
-export function decodeSyncRequest (bytes: Uint8Array): { app: string } {
-  return decodeWith(bytes, MAX_SYNC_REQUEST_BYTES, requestSchema, 'sync request')
+export function decodeSyncRequest (bytes: Uint8Array): SyncRequest {
+  const request = decodeWith(bytes, MAX_SYNC_REQUEST_BYTES, requestSchema, 'sync request')
+  return { app: request.app, members: request.members === true }
 }
 
 export function encodeSyncFrame (frame: SyncFrame): Uint8Array {
@@ -72,8 +83,8 @@ function decodeWith<T> (bytes: Uint8Array, max: number, schema: z.ZodType<T>, wh
   return parsed.data
 }
 
-/** What a node serves: everything it persisted for an app. */
-export type SyncSource = (app: string) => AsyncIterable<SyncItem>
+/** What a node serves: everything it persisted for an app (member announcements only when asked for). */
+export type SyncSource = (request: SyncRequest) => AsyncIterable<SyncItem>
 
 interface Registrar {
   handle(protocol: string, handler: (stream: Stream, connection: Connection) => void | Promise<void>, options?: { maxInboundStreams?: number }): Promise<void>
@@ -113,7 +124,7 @@ export class SyncServer {
     const lp = lpStream(stream, { maxDataLength: MAX_SYNC_REQUEST_BYTES })
     const request = decodeSyncRequest((await lp.read({ signal: AbortSignal.timeout(SYNC_IDLE_TIMEOUT_MS) })).subarray())
     let count = 0
-    for await (const item of this.#source(request.app)) {
+    for await (const item of this.#source(request)) {
       // Beyond the limit the answer is cut; the client still gets a valid `end` and later rounds go on.
       if (count >= MAX_SYNC_ITEMS) break
       await lp.write(encodeSyncFrame({ t: 'item', kind: item.kind, bytes: item.bytes }), { signal: AbortSignal.timeout(SYNC_IDLE_TIMEOUT_MS) })
@@ -129,14 +140,17 @@ interface Dialer {
 }
 
 /**
- * Asks one peer for everything it has of `app`, handing each item to
- * `onItem` (which validates it like gossip). Returns how many items came.
+ * Asks one peer for everything it has of `app` (with member announcements
+ * when `options.members`), handing each item to `onItem` (which validates
+ * it like gossip). Returns how many items came.
  */
-export async function syncFromPeer (dialer: Dialer, peer: PeerId, app: string, onItem: (item: SyncItem) => Promise<void>, signal?: AbortSignal): Promise<number> {
+export async function syncFromPeer (
+  dialer: Dialer, peer: PeerId, app: string, onItem: (item: SyncItem) => Promise<void>, signal?: AbortSignal, options: { members?: boolean } = {}
+): Promise<number> {
   const stream = await dialer.dialProtocol(peer, SYNC_PROTOCOL, { signal: signal ?? AbortSignal.timeout(SYNC_IDLE_TIMEOUT_MS) })
   try {
     const lp = lpStream(stream, { maxDataLength: MAX_SYNC_FRAME_BYTES })
-    await lp.write(encodeSyncRequest(app), { signal: AbortSignal.timeout(SYNC_IDLE_TIMEOUT_MS) })
+    await lp.write(encodeSyncRequest(app, options), { signal: AbortSignal.timeout(SYNC_IDLE_TIMEOUT_MS) })
     for (let received = 0; received <= MAX_SYNC_ITEMS; received++) {
       const frame = decodeSyncFrame((await lp.read({ signal: AbortSignal.timeout(SYNC_IDLE_TIMEOUT_MS) })).subarray())
       if (frame.t === 'end') {

@@ -94,7 +94,8 @@ describe('member announcements', () => {
 
 describe('sync protocol frames', () => {
   it('round-trip requests and frames', () => {
-    expect(decodeSyncRequest(encodeSyncRequest('webshop')).app).toBe('webshop')
+    expect(decodeSyncRequest(encodeSyncRequest('webshop'))).toEqual({ app: 'webshop', members: false })
+    expect(decodeSyncRequest(encodeSyncRequest('webshop', { members: true }))).toEqual({ app: 'webshop', members: true })
     const item = { t: 'item' as const, kind: 'outcome' as const, bytes: new Uint8Array([1, 2, 3]) }
     expect(decodeSyncFrame(encodeSyncFrame(item))).toEqual(item)
     expect(decodeSyncFrame(encodeSyncFrame({ t: 'end', count: 3 }))).toEqual({ t: 'end', count: 3 })
@@ -112,6 +113,10 @@ describe('sync protocol frames', () => {
     for (const bytes of bad) expect(() => decodeSyncFrame(bytes)).toThrow(expect.objectContaining({ name: 'SyncProtocolError' }))
     expect(() => decodeSyncRequest(encodeCanonical({ t: 'sync', app: 'Web Shop' }))).toThrow(expect.objectContaining({ name: 'SyncProtocolError' }))
     expect(() => decodeSyncRequest(new Uint8Array(1024))).toThrow(/limit/)
+    // "No members" has one encoding: the field left out.
+    expect(() => decodeSyncRequest(encodeCanonical({ t: 'sync', app: 'webshop', members: false }))).toThrow(expect.objectContaining({ name: 'SyncProtocolError' }))
+    expect(() => decodeSyncRequest(encodeCanonical({ t: 'sync', app: 'webshop', members: 1 }))).toThrow(expect.objectContaining({ name: 'SyncProtocolError' }))
+    expect(() => decodeSyncRequest(encodeCanonical({ t: 'sync', app: 'webshop', since: 5 }))).toThrow(expect.objectContaining({ name: 'SyncProtocolError' }))
   })
 
   it('thousands of mutations of a frame: a named error, never a crash', () => {
