@@ -90,6 +90,12 @@ export interface AppRolloutInit {
   lookupMembers(clusterId: string): Promise<LookupResult>
   /** When this node's own membership announcement first completed, if it has. */
   announcedAt(): number | undefined
+  /**
+   * Whether a sync brought this app's member announcements: the node then
+   * knows the members that announced before, and hears later ones on
+   * gossip, so its election needs no DHT lookup (PROTOCOL.md §9.5).
+   */
+  membersFromPeers?(): boolean
   knownMembers(clusterId: string): AsyncIterable<MemberSeen>
   /** The machine moved to another cluster (announce it there). */
   onClusterMoved?(clusterId: string): Promise<void>
@@ -245,7 +251,8 @@ export class AppRollout {
     // the costly part; the first round comes MEMBER_FIRST_REFRESH_MS later,
     // spread. Outcomes from members not known yet make the node look
     // (MessageIntake).
-    this.#refreshDelayMs = MEMBER_FIRST_REFRESH_MS
+    // A node that has the members from its peers looks only as a safety net.
+    this.#refreshDelayMs = this.#init.membersFromPeers?.() === true ? MEMBER_REFRESH_INTERVAL_MS : MEMBER_FIRST_REFRESH_MS
     this.#lookupRetryMs = LOOKUP_RETRY_MS
     this.#scheduleRefresh()
     this.#drive()
@@ -433,9 +440,18 @@ export class AppRollout {
         const toldToTestAt = this.#toldToTestAt.get(release.id) ?? now
         this.#toldToTestAt.set(release.id, toldToTestAt)
         const givenUp = now >= toldToTestAt + ELECTION_SETTLE_MAX_MS
-        if (elects && !givenUp && (announced === undefined || lookedUp < settledAt) && !started) {
+        // Members known from peers' announcements (sync, then gossip): the
+        // election settles ELECTION_SETTLE_MS on with no lookup. Otherwise
+        // it waits for a lookup that began then.
+        const fromPeers = this.#init.membersFromPeers?.() === true && announced !== undefined
+        const settled = fromPeers ? now >= settledAt : announced !== undefined && lookedUp >= settledAt
+        if (elects && !givenUp && !settled && !started) {
           await this.#setState(release, 'waiting', `learning the members of cluster ${this.#clusterId} before the election`, role)
           clearTimeout(this.#settleTimer)
+          if (fromPeers) {
+            this.#settleTimer = setTimeout(() => { this.#drive() }, settledAt - now + 10)
+            return
+          }
           // Past the settle time, the last lookup was cut short: try again, later each time.
           // The election needs only our own cluster's members.
           let delay = settledAt - now + 10

@@ -350,6 +350,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
         installer,
         lookupMembers: async cluster => membership.lookup(app, cluster),
         announcedAt: () => membership.announcedAt(app),
+        membersFromPeers: () => peerSync.membersSynced(app),
         knownMembers: cluster => membership.known(app, cluster),
         // A release is announced in the cluster it is rolled out in (the machine moves between releases only).
         announceTestStart: async release => announce(release, SIGNATURE_DOMAINS.testStart,

@@ -35,6 +35,11 @@ export class PeerSync {
     this.#init = init
   }
 
+  /** Whether a sync of `app` brought member announcements (see AppRolloutInit.membersFromPeers). */
+  membersSynced (app: string): boolean {
+    return this.#membersSynced.has(app)
+  }
+
   start (): void {
     if (this.#timer !== undefined) return
     this.#init.libp2p.addEventListener('peer:connect', this.#onConnect)
