@@ -90,16 +90,17 @@ export interface MembershipInit {
   announceIntervalMs: number
   onMember(member: MemberSeen): void
   /**
-   * Gossips this node's signed announcement of `own` (PROTOCOL.md §9.4),
+   * Gossips this node's signed announcement of `own` (PROTOCOL.md §9.5),
    * with every DHT announcement: peers then know the member without a walk.
    */
   publishAnnouncement?(own: OwnMembership): Promise<void>
 }
 
 /**
- * Cluster membership on the DHT (Mirage §4.1, issue 3 item 2): a node
- * announces itself as a provider of the key of (app, cluster, role), and
- * finds a cluster's members with `findProviders` over the three role keys.
+ * Cluster membership (Mirage §4.1, issue 3 item 2): a node announces itself
+ * as a provider of the key of (app, cluster, role) on the DHT, and gossips
+ * the same claim signed (PROTOCOL.md §9.5); it finds a cluster's members
+ * from those announcements, and with `findProviders` over the role keys.
  * Every member seen is persisted, so a restarted node remembers its cluster.
  */
 export class Membership {

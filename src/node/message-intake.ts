@@ -16,7 +16,7 @@ const log = logger('mirage:node:intake')
 /**
  * A member announcement older than this is no longer taken (nor handed on
  * in sync): a DHT provider record lives as long, and a member re-announces
- * long before (PROTOCOL.md §9.4).
+ * long before (PROTOCOL.md §9.5).
  */
 export const MEMBER_ANNOUNCEMENT_MAX_AGE_MS = 48 * 60 * 60 * 1000
 /** How far ahead of this node's clock an announcement's `at` may be (clocks differ). */

@@ -86,7 +86,7 @@ export const membershipRecordSchema = z.strictObject({
   /** Last time the announcement was seen, ms since epoch. */
   seenAt: nonNegativeInt,
   /**
-   * The member's signed announcement (docs/PROTOCOL.md §9.4), when it came
+   * The member's signed announcement (docs/PROTOCOL.md §9.5), when it came
    * that way, to hand on in sync; absent for a member found on the DHT.
    */
   envelope: envelope.optional(),
