@@ -20,6 +20,10 @@ import type { ClusterSpec } from '../env/index.ts'
 export const DEFAULT_ANNOUNCE_INTERVAL_MS = 300_000
 /** How often a node asks a random peer for what it missed (anti-entropy; gossip is not storage). */
 export const DEFAULT_SYNC_INTERVAL_MS = 30_000
+/** libp2p's own default: a node of a large swarm is connected to part of it, and gossip, the DHT and sync work over that part. */
+export const DEFAULT_MAX_CONNECTIONS = 300
+/** Fewer than this and a node could hardly take part in gossip (its mesh wants 6 peers) and the DHT. */
+export const MIN_MAX_CONNECTIONS = 8
 /** Longest an owner's acceptance test may run (one hour). */
 export const MAX_TEST_TIMEOUT_MS = 3_600_000
 
@@ -86,6 +90,8 @@ export interface NodeConfig {
   syncIntervalMs: number
   /** Node-wide upload limit for chunks, bytes per second; 0 means the apps' limits decide. */
   uploadBytesPerSecond: number
+  /** Connections the node keeps open at most; above it libp2p prunes the least valuable and refuses new inbound ones. */
+  maxConnections: number
 }
 
 const multiaddrText = z.string().refine(text => { try { multiaddr(text); return true } catch { return false } }, 'is not a multiaddr')
@@ -137,7 +143,8 @@ const configSchema = z.strictObject({
   apps: z.record(z.string().regex(APP_NAME_PATTERN, 'app names are lowercase letters, digits, ".", "_" or "-"'), appSchema).default({}),
   announceIntervalMs: z.int().min(1_000).default(DEFAULT_ANNOUNCE_INTERVAL_MS),
   syncIntervalMs: z.int().min(1_000).default(DEFAULT_SYNC_INTERVAL_MS),
-  uploadBytesPerSecond: z.int().min(0).default(0)
+  uploadBytesPerSecond: z.int().min(0).default(0),
+  maxConnections: z.int().min(MIN_MAX_CONNECTIONS).max(100_000).default(DEFAULT_MAX_CONNECTIONS)
 })
 
 /** Parses a config (JSON text); relative paths are taken from the config file's folder. */

@@ -5,7 +5,7 @@
  * collects them), and the local control API (`mirage node start|status`,
  * `vendor seed`, `vendor census`).
  */
-export { loadNodeConfig, parseNodeConfig, DEFAULT_ANNOUNCE_INTERVAL_MS, DEFAULT_SYNC_INTERVAL_MS } from './config.ts'
+export { loadNodeConfig, parseNodeConfig, DEFAULT_ANNOUNCE_INTERVAL_MS, DEFAULT_MAX_CONNECTIONS, DEFAULT_SYNC_INTERVAL_MS, MIN_MAX_CONNECTIONS } from './config.ts'
 export type { NodeConfig, AppConfig } from './config.ts'
 export { ConfigError, ControlError } from './errors.ts'
 export { startMirageNode } from './mirage-node.ts'

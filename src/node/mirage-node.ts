@@ -115,7 +115,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
     const held = new HeldChunks(chunks)
     const privateKey = init.seed?.vendorKey ?? await loadOrCreatePeerKey(config.dataDir)
 
-    const libp2p = await createOverlayLibp2p({ privateKey, listen: config.listen })
+    const libp2p = await createOverlayLibp2p({ privateKey, listen: config.listen, maxConnections: config.maxConnections })
     stack.push(async () => { await libp2p.stop() })
     const peerId = libp2p.peerId.toString()
 

@@ -34,6 +34,8 @@ export interface OverlayLibp2pInit {
   listen: string[]
   dialTimeoutMs?: number
   upgradeTimeoutMs?: number
+  /** Connections kept open at most (libp2p's default, 300, when absent). */
+  maxConnections?: number
 }
 
 /**
@@ -54,6 +56,7 @@ export async function createOverlayLibp2p (init: OverlayLibp2pInit): Promise<Ove
       dialTimeout: init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
       inboundUpgradeTimeout: init.upgradeTimeoutMs ?? DEFAULT_UPGRADE_TIMEOUT_MS,
       maxParallelDials: DEFAULT_MAX_PARALLEL_DIALS,
+      ...(init.maxConnections === undefined ? {} : { maxConnections: init.maxConnections }),
       inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND
     },
     // Liveness is TCP keepalive's job (TCP_KEEPALIVE_INITIAL_DELAY_MS); the

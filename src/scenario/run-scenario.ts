@@ -27,6 +27,7 @@ import { MACHINE_STATES, RESULTS_FORMAT_VERSION, scenarioResultsSchema } from '.
 import type { MachineState, PlanRun, ScenarioResults, TimelineEvent } from './results.ts'
 import { planFor } from './scenario-schema.ts'
 import type { Scenario } from './scenario-schema.ts'
+import { inProcessConnectionCap, openFilesLimit } from './connection-cap.ts'
 import { ScenarioSwarm } from './run-swarm.ts'
 import { awaitSwarmFormation, formationTimeoutMs } from './swarm-formation.ts'
 import type { FormationResult } from './swarm-formation.ts'
@@ -146,7 +147,12 @@ async function runPlan (
   }
   options.onProgress?.({ type: 'run-started', plan, repetition, machines: machines.size })
 
-  const swarm = new ScenarioSwarm({ runner: options.runner, threads: options.threads, app: scenario.app, vendor, seedDir: join(work, 'seed') })
+  // In one process the machines share its file descriptors (connection-cap.ts).
+  const maxConnections = options.runner === 'in-process' ? inProcessConnectionCap(machines.size, await openFilesLimit()) : undefined
+  const swarm = new ScenarioSwarm({
+    runner: options.runner, threads: options.threads, app: scenario.app, vendor, seedDir: join(work, 'seed'),
+    ...(maxConnections === undefined ? {} : { maxConnections })
+  })
   const abort = (): void => { void swarm.stopAll() }
   options.signal?.addEventListener('abort', abort, { once: true })
   try {

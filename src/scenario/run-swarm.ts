@@ -14,7 +14,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
-import { callControl, DEFAULT_ANNOUNCE_INTERVAL_MS, startMirageNode } from '../node/index.ts'
+import { callControl, DEFAULT_ANNOUNCE_INTERVAL_MS, DEFAULT_MAX_CONNECTIONS, startMirageNode } from '../node/index.ts'
 import type { AppConfig, MirageNode, NodeConfig, NodeStatus } from '../node/index.ts'
 import type { VendorDir } from '../vendor/index.ts'
 import { MachineThreads, defaultMachineThreads } from './machine-threads.ts'
@@ -55,6 +55,8 @@ export interface ScenarioSwarmInit {
   /** Node config knobs shared by every machine (intervals). */
   announceIntervalMs?: number
   syncIntervalMs?: number
+  /** Each machine's connection cap (see inProcessConnectionCap); the node's default when absent. */
+  maxConnections?: number
   /**
    * In-process only: worker threads the machines are spread over (default
    * one per core); 0 runs them all on this thread's event loop.
@@ -95,7 +97,8 @@ export class ScenarioSwarm {
       apps: {},
       announceIntervalMs: this.#init.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS,
       syncIntervalMs: this.#init.syncIntervalMs ?? 5_000,
-      uploadBytesPerSecond: 0
+      uploadBytesPerSecond: 0,
+      maxConnections: this.#init.maxConnections ?? DEFAULT_MAX_CONNECTIONS
     }
     this.#seed = await startMirageNode({ config, seed: { vendorKey: this.#init.vendor.key, reportInbox: join(this.#init.vendor.dir, 'reports') } })
     return this.#seed
@@ -217,7 +220,8 @@ export class ScenarioSwarm {
       apps: { [this.#init.app]: app },
       announceIntervalMs: this.#init.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS,
       syncIntervalMs: this.#init.syncIntervalMs ?? 5_000,
-      uploadBytesPerSecond: 0
+      uploadBytesPerSecond: 0,
+      maxConnections: this.#init.maxConnections ?? DEFAULT_MAX_CONNECTIONS
     }
   }
 }

@@ -4,7 +4,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { parsePlanJson, publishRelease } from '../../../src/release/index.ts'
-import { startMirageNode } from '../../../src/node/index.ts'
+import { DEFAULT_MAX_CONNECTIONS, startMirageNode } from '../../../src/node/index.ts'
 import { freePort } from '../../../src/scenario/run-swarm.ts'
 import { initVendorDir, vendorReportsDir } from '../../../src/vendor/index.ts'
 import type { AppConfig, MirageNode, NodeConfig, NodeStatus, ReleaseStatus } from '../../../src/node/index.ts'
@@ -245,7 +245,8 @@ export class Swarm {
       apps,
       announceIntervalMs: 5_000,
       syncIntervalMs: 3_000,
-      uploadBytesPerSecond
+      uploadBytesPerSecond,
+      maxConnections: DEFAULT_MAX_CONNECTIONS
     }
   }
 }

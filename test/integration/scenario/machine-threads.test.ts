@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { DEFAULT_ANNOUNCE_INTERVAL_MS } from '../../../src/node/index.ts'
+import { DEFAULT_ANNOUNCE_INTERVAL_MS, DEFAULT_MAX_CONNECTIONS } from '../../../src/node/index.ts'
 import type { NodeConfig } from '../../../src/node/index.ts'
 import { MachineThreads } from '../../../src/scenario/machine-threads.ts'
 
@@ -29,7 +29,8 @@ function configOf (root: string, name: string, listen = '/ip4/127.0.0.1/tcp/0'):
     apps: {},
     announceIntervalMs: DEFAULT_ANNOUNCE_INTERVAL_MS,
     syncIntervalMs: 5_000,
-    uploadBytesPerSecond: 0
+    uploadBytesPerSecond: 0,
+    maxConnections: DEFAULT_MAX_CONNECTIONS
   }
 }
 

@@ -27,6 +27,8 @@ describe('node config', () => {
     expect(config.apps.webshop?.installDir).toBe('/etc/mirage/install')
     expect(config.apps.webshop?.role).toBe('auto')
     expect(config.apps.webshop?.uploadBytesPerSecond).toBe(0)
+    expect(config.maxConnections).toBe(300)
+    expect(parseNodeConfig(JSON.stringify({ ...valid, maxConnections: 24 }), '/x.json').maxConnections).toBe(24)
   })
 
   it('names the field that is wrong', () => {
@@ -39,6 +41,8 @@ describe('node config', () => {
     expect(configError({ ...valid, apps: { 'Web Shop': valid.apps.webshop } }).path).toBe('apps.Web Shop')
     expect(configError({ ...valid, colour: 'blue' }).message).toContain('"colour"')
     expect(configError({ ...valid, apps: { webshop: { ...valid.apps.webshop, uploadBytesPerSecond: -5 } } }).path).toBe('apps.webshop.uploadBytesPerSecond')
+    expect(configError({ ...valid, maxConnections: 3 }).path).toBe('maxConnections')
+    expect(configError({ ...valid, maxConnections: 10.5 }).path).toBe('maxConnections')
   })
 
   it('says when the file is not JSON', () => {
