@@ -16,13 +16,16 @@ export const FALLBACK_OPEN_FILES_LIMIT = 1_024
 
 /**
  * The per-machine connection cap for `machines` in one process with
- * `openFilesLimit` descriptors (the seed counts as one more machine),
- * between MIN_MAX_CONNECTIONS and libp2p's default.
+ * `openFilesLimit` descriptors, between MIN_MAX_CONNECTIONS and libp2p's
+ * default. Each end of a connection is one descriptor: the machines' ends
+ * add up to at most machines × cap, and the seed's (which is not capped:
+ * every machine bootstraps from it, and a seed refusing connections leaves
+ * them alone) to at most one per machine.
  */
 export function inProcessConnectionCap (machines: number, openFilesLimit: number): number {
   if (!Number.isInteger(machines) || machines < 1) throw new RangeError(`machines must be a positive integer, got ${machines}`)
   if (!(openFilesLimit > 0)) throw new RangeError(`openFilesLimit must be positive, got ${openFilesLimit}`)
-  const fit = Math.floor(CONNECTION_FD_SHARE * openFilesLimit / (2 * (machines + 1)))
+  const fit = Math.floor(CONNECTION_FD_SHARE * openFilesLimit / machines) - 1
   return Math.min(DEFAULT_MAX_CONNECTIONS, Math.max(MIN_MAX_CONNECTIONS, fit))
 }
 

@@ -55,7 +55,7 @@ export interface ScenarioSwarmInit {
   /** Node config knobs shared by every machine (intervals). */
   announceIntervalMs?: number
   syncIntervalMs?: number
-  /** Each machine's connection cap (see inProcessConnectionCap); the node's default when absent. */
+  /** Each machine's connection cap (see inProcessConnectionCap), not the seed's; the node's default when absent. */
   maxConnections?: number
   /**
    * In-process only: worker threads the machines are spread over (default
@@ -98,7 +98,8 @@ export class ScenarioSwarm {
       announceIntervalMs: this.#init.announceIntervalMs ?? DEFAULT_ANNOUNCE_INTERVAL_MS,
       syncIntervalMs: this.#init.syncIntervalMs ?? 5_000,
       uploadBytesPerSecond: 0,
-      maxConnections: this.#init.maxConnections ?? DEFAULT_MAX_CONNECTIONS
+      // Never the machines' cap: every machine bootstraps from the seed (connection-cap.ts).
+      maxConnections: DEFAULT_MAX_CONNECTIONS
     }
     this.#seed = await startMirageNode({ config, seed: { vendorKey: this.#init.vendor.key, reportInbox: join(this.#init.vendor.dir, 'reports') } })
     return this.#seed

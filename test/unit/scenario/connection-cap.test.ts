@@ -9,13 +9,13 @@ describe('in-process connection cap', () => {
         const cap = inProcessConnectionCap(machines, limit)
         expect(cap).toBeGreaterThanOrEqual(MIN_MAX_CONNECTIONS)
         expect(cap).toBeLessThanOrEqual(DEFAULT_MAX_CONNECTIONS)
-        // Two descriptors per connection, every machine and the seed at its cap: within the share unless the floor forces more.
-        if (cap > MIN_MAX_CONNECTIONS) expect(2 * (machines + 1) * cap).toBeLessThanOrEqual(CONNECTION_FD_SHARE * limit)
+        // One descriptor per connection end: every machine at its cap, and the seed connected to every machine; within the share unless the floor forces more.
+        if (cap > MIN_MAX_CONNECTIONS) expect(machines * cap + machines).toBeLessThanOrEqual(CONNECTION_FD_SHARE * limit)
       }
     }
     // This machine's limit (20,000): a full mesh still fits 50 machines, not 200.
     expect(inProcessConnectionCap(50, 20_000)).toBeGreaterThanOrEqual(50)
-    expect(inProcessConnectionCap(200, 20_000)).toBe(24)
+    expect(inProcessConnectionCap(200, 20_000)).toBe(49)
   })
 
   it('refuses nonsense', () => {
