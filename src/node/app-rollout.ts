@@ -138,6 +138,13 @@ interface Entry { release: VerifiedRelease, state: RolloutState }
 export class AppRollout {
   readonly #init: AppRolloutInit
   readonly #entries = new Map<string, Entry>()
+  /**
+   * Events for releases whose entry addRelease is still building (it reads
+   * the store first): applied once the entry is in, so that an outcome
+   * taken in meanwhile is not lost. Seen: a follower that synced a pass and
+   * a failure right after the release installed on the pass alone.
+   */
+  readonly #building = new Map<string, RolloutEvent[]>()
   #activeId?: string
   #staged?: { releaseId: string, path: string }
   #driving?: Promise<void>
@@ -207,7 +214,16 @@ export class AppRollout {
 
   /** A release of this app passed intake (or was restored from the store). */
   async addRelease (release: VerifiedRelease, seenAt: number): Promise<void> {
-    if (this.#entries.has(release.id)) return
+    if (this.#entries.has(release.id) || this.#building.has(release.id)) return
+    this.#building.set(release.id, [])
+    try {
+      await this.#buildEntry(release, seenAt)
+    } finally {
+      this.#building.delete(release.id)
+    }
+  }
+
+  async #buildEntry (release: VerifiedRelease, seenAt: number): Promise<void> {
     await this.#finishMove()
     const { config, peerId } = this.#init
     const clusterId = this.#clusterId
@@ -230,6 +246,8 @@ export class AppRollout {
       const override = await decodeStored(record.envelope, SIGNATURE_DOMAINS.override, decodeOverride)
       if (override !== undefined) state = applyEvent(state, overrideEvent(override, record.receivedAt))
     }
+    // Whatever arrived while the store was read (replaying an event twice changes nothing).
+    for (const event of this.#building.get(release.id) ?? []) state = applyEvent(state, event)
     this.#entries.set(release.id, { release, state })
     const { targets } = release.manifest
     if (targets !== undefined && !targets.includes(clusterId)) {
@@ -296,11 +314,13 @@ export class AppRollout {
   }
 
   #applyToAll (event: RolloutEvent): void {
+    for (const events of this.#building.values()) events.push(event)
     for (const entry of this.#entries.values()) entry.state = applyEvent(entry.state, event)
     this.#drive()
   }
 
   #applyTo (releaseId: string, event: RolloutEvent): void {
+    this.#building.get(releaseId)?.push(event)
     const entry = this.#entries.get(releaseId)
     if (entry === undefined) return
     entry.state = applyEvent(entry.state, event)
