@@ -34,8 +34,9 @@ export type SelfDecision =
  *    with one exception: a representative elected at the opening still
  *    tests until its start timeout has passed, when only its own cluster
  *    failed, and failed after the opening (a failure known before it is
- *    what staging is for). Its test runs in staging, so it risks nothing on this machine,
- *    and the cluster's exposure is then the representatives it elected,
+ *    what staging is for). Its test runs in staging, so it risks nothing
+ *    on this machine, and the cluster's exposure is then the
+ *    representatives it elected,
  *    not whichever of them happened to start before a fellow's failure
  *    arrived (a lookup on a loaded machine can delay one by seconds), so a
  *    real run and the simulator count the same overhead; the vendor gets a
