@@ -387,8 +387,8 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       // Overrides next: a halt must reach a late joiner before the outcomes that would open its gate.
       for await (const [, record] of store.overrides.entries({ prefix: `${app}/` })) yield { kind: 'override', bytes: record.envelope }
       // Members before their messages: a receiver that knows a signer's announcement checks it without a DHT walk.
-      const oldest = Date.now() - MEMBER_ANNOUNCEMENT_MAX_AGE_MS
       if (members) {
+        const oldest = Date.now() - MEMBER_ANNOUNCEMENT_MAX_AGE_MS
         for await (const [, record] of store.memberships.entries({ prefix: `${app}/` })) {
           if (record.envelope !== undefined && (record.announcedAt ?? 0) >= oldest) yield { kind: 'member', bytes: record.envelope }
         }
