@@ -491,7 +491,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       }
     }
 
-    const status = async (): Promise<NodeStatus> => buildNodeStatus({ libp2p, config, rollouts, store, chunkServer, seed: init.seed !== undefined, reports: async () => outbox.pending(), messages: intake.counts, ...(membership.lastAnnounce === undefined ? {} : { lastAnnounce: membership.lastAnnounce }) })
+    const status = async (): Promise<NodeStatus> => buildNodeStatus({ libp2p, config, rollouts, store, chunkServer, seed: init.seed !== undefined, reports: async () => outbox.pending(), messages: intake.counts, membersFromPeers: app => peerSync.membersSynced(app), ...(membership.lastAnnounce === undefined ? {} : { lastAnnounce: membership.lastAnnounce }) })
     const control = await startControlServer(config.dataDir, {
       status,
       ...(init.seed === undefined

@@ -38,6 +38,8 @@ export interface AppStatus {
   app: string
   clusterId: string
   installed?: { releaseId?: string, version?: string, sequence?: number }
+  /** A sync brought the app's member announcements: elections settle without a DHT lookup (PROTOCOL.md §9.3). */
+  membersFromPeers: boolean
   releases: ReleaseStatus[]
 }
 
@@ -67,6 +69,7 @@ export interface NodeStatusInputs {
   lastAnnounce?: { at: number, peers: number }
   reports: () => Promise<{ own: number, custody: number, delivered: number }>
   messages: { accept: number, ignore: number, reject: number }
+  membersFromPeers: (app: string) => boolean
 }
 
 export async function buildNodeStatus (inputs: NodeStatusInputs): Promise<NodeStatus> {
@@ -112,6 +115,7 @@ export async function buildNodeStatus (inputs: NodeStatusInputs): Promise<NodeSt
       app,
       clusterId: clusterId === '' ? rollout.clusterId : clusterId,
       ...(installed === undefined ? {} : { installed: { releaseId: installed.releaseId, version: installed.version, sequence: installed.sequence } }),
+      membersFromPeers: inputs.membersFromPeers(app),
       releases
     })
   }

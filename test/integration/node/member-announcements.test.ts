@@ -6,6 +6,7 @@
  */
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
+import { membershipKeyCid } from '../../../src/overlay/index.ts'
 import { openStore } from '../../../src/store/index.ts'
 import type { MembershipRecord } from '../../../src/store/index.ts'
 import { waitFor } from '../../helpers/wait-for.ts'
@@ -65,5 +66,42 @@ describe('member announcements', () => {
     const seenByC1 = await runUntilKnown(s, 'c1', 'C', a1Id, records => signed(records, b1Id) !== undefined)
     expect(signed(seenByC1, b1Id)).toMatchObject({ clusterId: 'B', role: 'auto' })
     expect(signed(seenByC1, a1Id)).toMatchObject({ clusterId: 'A', role: 'representative' })
+  }, 200_000)
+
+  it('let a node that has its members from peers elect with no DHT lookup', async () => {
+    swarm = await Swarm.create(64 * 1024)
+    const s = swarm
+    await s.startSeed()
+    const names = ['a1', 'a2', 'a3']
+    for (const name of names) await s.start({ name, cluster: 'A' })
+    await waitFor('every machine to have its members from a sync', async () => {
+      for (const name of names) {
+        if ((await s.machines.get(name)?.node?.status())?.apps[0]?.membersFromPeers !== true) return false
+      }
+      return true
+    }, { timeoutMs: 60_000, describe: async () => s.describe() })
+
+    // From here on, count the walks of cluster A's membership keys, on every machine.
+    const keys = new Set(await Promise.all((['auto', 'representative', 'follower'] as const).map(async role => (await membershipKeyCid(APP, 'A', role)).toString())))
+    let walks = 0
+    for (const name of names) {
+      const routing = s.machines.get(name)?.node?.libp2p.contentRouting
+      if (routing === undefined) throw new Error(`${name} is not running`)
+      const findProviders = routing.findProviders.bind(routing)
+      routing.findProviders = (key, options) => {
+        if (keys.has(key.toString())) walks++
+        return findProviders(key, options)
+      }
+    }
+
+    await s.seedRelease({ clusters: [{ name: 'A', k: 1, q: 1 }], default: { k: 1, q: 1 } })
+    await waitFor('every machine installed', async () => {
+      for (const name of names) if ((await s.releaseStatus(name))?.state !== 'installed') return false
+      return true
+    }, { timeoutMs: 90_000, describe: async () => s.describe() })
+    // One representative tested (the election agreed), and nobody looked the cluster up for it.
+    const roles = await Promise.all(names.map(async name => (await s.releaseStatus(name))?.role))
+    expect(roles.filter(role => role === 'representative')).toHaveLength(1)
+    expect(walks).toBe(0)
   }, 200_000)
 })
