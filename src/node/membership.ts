@@ -259,25 +259,20 @@ export class Membership {
       // under a less likely role must not cost a walk of the likelier key
       // (measured: with a representative by preference, every node of a
       // 21-machine swarm walked the `auto` key when its test started).
-      const local = new Map<MemberRole, Set<string>>()
+      const seenPerKey = new Map<MemberRole, Set<string>>()
       for (const { role, cid } of keys) {
-        const ids = new Set((await localProviders(this.#init.libp2p, cid)).slice(0, MAX_PROVIDERS_PER_LOOKUP).map(id => id.toString()))
-        local.set(role, ids)
-        for (const id of ids) await this.#meet(search, { app, clusterId, role, peerId: id, seenAt: Date.now() })
+        const seen = await this.#localIds(cid)
+        seenPerKey.set(role, seen)
+        for (const id of seen) await this.#meet(search, { app, clusterId, role, peerId: id, seenAt: Date.now() })
       }
       for (const { role, cid } of keys) {
         if (search.wanted.size === 0) return
-        const seen = local.get(role) ?? new Set()
         try {
           // A walk, once begun, is walked to its end: its requests are
           // already out, and every member it meets is one signer fewer to
           // search for when the rest of the cluster's messages arrive.
-          for await (const provider of this.#init.libp2p.contentRouting.findProviders(cid, { signal })) {
-            const id = provider.id.toString()
-            if (seen.has(id)) continue
-            seen.add(id)
+          for await (const id of this.#walk(cid, signal, seenPerKey.get(role) ?? new Set())) {
             await this.#meet(search, { app, clusterId, role, peerId: id, seenAt: Date.now() })
-            if (seen.size >= MAX_PROVIDERS_PER_LOOKUP) break
           }
         } catch (err) {
           if (signal.aborted) return
@@ -303,11 +298,11 @@ export class Membership {
     let complete = true
     await Promise.all(ELECTABLE_ROLES.map(async role => {
       const cid = await membershipKeyCid(app, clusterId, role)
-      let count = 0
       try {
-        for await (const id of this.#providersOf(cid, signal)) {
+        const seen = await this.#localIds(cid)
+        for (const id of seen) if (await this.#remember({ app, clusterId, role, peerId: id, seenAt: Date.now() })) found++
+        for await (const id of this.#walk(cid, signal, seen)) {
           if (await this.#remember({ app, clusterId, role, peerId: id, seenAt: Date.now() })) found++
-          if (++count >= MAX_PROVIDERS_PER_LOOKUP) break
         }
       } catch (err) {
         complete = false
@@ -319,19 +314,19 @@ export class Membership {
     return { found, complete }
   }
 
+  /** The providers of a key in the records this node holds itself (all of them, see localProviders), up to MAX_PROVIDERS_PER_LOOKUP. */
+  async #localIds (key: CID): Promise<Set<string>> {
+    return new Set((await localProviders(this.#init.libp2p, key)).slice(0, MAX_PROVIDERS_PER_LOOKUP).map(id => id.toString()))
+  }
+
   /**
-   * The providers of a key, each once: the records this node holds itself
-   * (all of them, see localProviders), then what a DHT walk finds. kad-dht
-   * yields its own records again first; they are not remembered twice.
+   * The providers a DHT walk of `key` finds that are not in `seen` (which
+   * it fills), until `seen` holds MAX_PROVIDERS_PER_LOOKUP. kad-dht yields
+   * this node's own records again first; they are not yielded twice.
    */
-  async * #providersOf (key: CID, signal: AbortSignal): AsyncGenerator<string> {
-    const seen = new Set<string>()
-    for (const provider of await localProviders(this.#init.libp2p, key)) {
-      const id = provider.toString()
-      seen.add(id)
-      yield id
-    }
+  async * #walk (key: CID, signal: AbortSignal, seen: Set<string>): AsyncGenerator<string> {
     for await (const provider of this.#init.libp2p.contentRouting.findProviders(key, { signal })) {
+      if (seen.size >= MAX_PROVIDERS_PER_LOOKUP) return
       const id = provider.id.toString()
       if (seen.has(id)) continue
       seen.add(id)
@@ -339,22 +334,21 @@ export class Membership {
     }
   }
 
-  /** Stores a member seen; whether it (or its role) is new. */
   /**
    * A member's signed announcement, validated by intake: remembered with
    * its envelope, which sync hands on. Only an announcement newer than the
    * one known changes anything (a replayed old one cannot turn a member's
-   * role back). Resolves whether it was taken.
+   * role back).
    */
-  async announced (member: MemberSeen, envelope: Uint8Array, announcedAt: number): Promise<boolean> {
+  async announced (member: MemberSeen, envelope: Uint8Array, announcedAt: number): Promise<void> {
     const key = membershipKey(member)
     const known = await this.#init.store.memberships.get(key)
-    if (known?.announcedAt !== undefined && known.announcedAt >= announcedAt) return false
+    if (known?.announcedAt !== undefined && known.announcedAt >= announcedAt) return
     await this.#init.store.memberships.put(key, { ...member, envelope, announcedAt })
     this.#init.onMember(member)
-    return true
   }
 
+  /** Stores a member seen; whether it (or its role) is new. */
   async #remember (member: MemberSeen): Promise<boolean> {
     const key = membershipKey(member)
     const known = await this.#init.store.memberships.get(key)
