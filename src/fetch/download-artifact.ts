@@ -19,8 +19,8 @@
 import { logger } from '@libp2p/logger'
 import { artifactRoot, expectedChunkLength } from '../content/index.ts'
 import type { ArtifactLayout, ChunkStore } from '../content/index.ts'
-import { MAX_SMALL_RESPONSE_FRAME_BYTES, RESPONSE_OVERHEAD_BYTES, countBits, isValidBitfield } from '../overlay/chunk-protocol.ts'
-import type { ChunkResponse } from '../overlay/chunk-protocol.ts'
+import { HAVE_HOLD_MS, MAX_SMALL_RESPONSE_FRAME_BYTES, RESPONSE_OVERHEAD_BYTES, countBits, isValidBitfield } from '../overlay/chunk-protocol.ts'
+import type { ChunkResponse, HaveRequest } from '../overlay/chunk-protocol.ts'
 import { ChunkChannel } from './chunk-channel.ts'
 import type { ChunkDialer } from './chunk-channel.ts'
 import { ChunkScheduler } from './chunk-scheduler.ts'
@@ -156,6 +156,8 @@ interface Session {
   nextHaveAt: number
   /** Chunks the peer's last bitfield had set (-1: none asked yet). */
   haveCount: number
+  /** The peer's last bitfield was not empty: it knows the artifact, so it can hold a `have` until it gains a chunk. */
+  knowsArtifact: boolean
   /** The wait before this peer is asked again: the refresh interval, doubled while its bitfield stays the same (MAX_HAVE_REFRESH_MS). */
   haveIntervalMs: number
   /** Consecutive stream failures (reset by any good answer). */
@@ -398,6 +400,7 @@ class Download {
       lastHaveAt: -Infinity,
       nextHaveAt: 0,
       haveCount: -1,
+      knowsArtifact: false,
       haveIntervalMs: this.#haveRefreshMs,
       strikes: 0,
       notBefore: 0,
@@ -416,7 +419,7 @@ class Download {
     this.#dialsInProgress++
     const signal = AbortSignal.any([this.#controller.signal, AbortSignal.timeout(DEFAULT_DIAL_TIMEOUT_MS)])
     ChunkChannel.open(this.#init.dialer, kind === 'control'
-      ? { peer: session.id, maxResponseBytes: MAX_SMALL_RESPONSE_FRAME_BYTES, maxOutstanding: 1, requestTimeoutMs: this.#requestTimeoutMs }
+      ? { peer: session.id, maxResponseBytes: MAX_SMALL_RESPONSE_FRAME_BYTES, maxOutstanding: 1, requestTimeoutMs: this.#requestTimeoutMs + HAVE_HOLD_MS }
       : {
           peer: session.id,
           maxResponseBytes: this.#maxResponseBytes,
@@ -493,7 +496,14 @@ class Download {
     session.haveOutstanding = true
     session.lastHaveAt = now
     session.nextHaveAt = now + session.haveIntervalMs
-    channel.request({ t: 'have', root: this.#init.root }).then((response) => {
+    // A long poll once the peer knows the artifact: it answers when it
+    // gains a chunk (or after HAVE_HOLD_MS), so news comes at once and a
+    // quiet peer costs nearly nothing. Not before: becoming known with no
+    // chunk yet changes no count, yet is news (a new swarm member).
+    const request: HaveRequest = session.knowsArtifact
+      ? { t: 'have', root: this.#init.root, wait: session.haveCount }
+      : { t: 'have', root: this.#init.root }
+    channel.request(request).then((response) => {
       session.haveOutstanding = false
       this.#safely(() => {
         if (session.dropped || response.t !== 'have') return
@@ -506,11 +516,17 @@ class Download {
         // still asks again, see #tick).
         const count = countBits(response.bits)
         const holdsAll = count === this.#layout.chunks.length
-        // A peer whose bitfield did not change is asked less and less often
-        // (up to MAX_HAVE_REFRESH_MS); one that gains chunks, at the full rate.
-        session.haveIntervalMs = count === session.haveCount ? Math.min(MAX_HAVE_REFRESH_MS, session.haveIntervalMs * 2) : this.#haveRefreshMs
+        // A peer whose bitfield did not change and that did not hold the
+        // request (it does not know the artifact, or does not hold
+        // requests) is asked less and less often (up to
+        // MAX_HAVE_REFRESH_MS); otherwise at the full rate, which also
+        // spaces a busy peer's answers.
+        const answeredAt = performance.now()
+        const held = answeredAt - now >= HAVE_HOLD_MS / 2
+        session.haveIntervalMs = count === session.haveCount && !held ? Math.min(MAX_HAVE_REFRESH_MS, session.haveIntervalMs * 2) : this.#haveRefreshMs
+        session.knowsArtifact = response.bits.byteLength > 0
         session.haveCount = count
-        session.nextHaveAt = holdsAll ? Infinity : performance.now() + session.haveIntervalMs
+        session.nextHaveAt = holdsAll ? Infinity : answeredAt + session.haveIntervalMs
         // Any good answer shows the peer works (a peer with nothing for us
         // only ever answers bitfields).
         session.strikes = 0

@@ -8,6 +8,10 @@ interface Artifact {
   layout: ArtifactLayout
   /** 1 where the chunk at that index is verified and stored. */
   held: Uint8Array
+  /** How many entries of `held` are 1. */
+  count: number
+  /** Held `have` requests waiting for the count to change (see `changed`). */
+  readonly waiters: Set<() => void>
 }
 
 /**
@@ -24,7 +28,7 @@ export class HeldChunks implements ChunkSource {
   readonly #store: ChunkStore
   readonly #artifacts = new Map<string, Artifact>()
   /** Where each digest sits in the known artifacts (a chunk may repeat, or be shared between releases). */
-  readonly #places = new Map<string, Array<{ held: Uint8Array, index: number }>>()
+  readonly #places = new Map<string, Array<{ artifact: Artifact, index: number }>>()
 
   constructor (store: ChunkStore) {
     this.#store = store
@@ -35,14 +39,14 @@ export class HeldChunks implements ChunkSource {
     const key = root.toString()
     let artifact = this.#artifacts.get(key)
     if (artifact === undefined) {
-      artifact = { layout, held: new Uint8Array(layout.chunks.length) }
+      artifact = { layout, held: new Uint8Array(layout.chunks.length), count: 0, waiters: new Set() }
       this.#artifacts.set(key, artifact)
       for (const [index, digest] of layout.chunks.entries()) {
         const digestKey = hex(digest)
         const places = this.#places.get(digestKey) ?? []
         // Held under another artifact already: held here too.
-        if (places.some(place => place.held[place.index] === 1)) artifact.held[index] = 1
-        places.push({ held: artifact.held, index })
+        if (places.some(place => place.artifact.held[place.index] === 1)) mark(artifact, index)
+        places.push({ artifact, index })
         this.#places.set(digestKey, places)
       }
     }
@@ -56,7 +60,7 @@ export class HeldChunks implements ChunkSource {
 
   /** A chunk was verified and stored. */
   stored (digest: Uint8Array): void {
-    for (const place of this.#places.get(hex(digest)) ?? []) place.held[place.index] = 1
+    for (const place of this.#places.get(hex(digest)) ?? []) mark(place.artifact, place.index)
   }
 
   layout = (root: CID): ArtifactLayout | undefined => this.#artifacts.get(root.toString())?.layout
@@ -64,4 +68,26 @@ export class HeldChunks implements ChunkSource {
   store = (root: CID): ChunkStore | undefined => this.#artifacts.has(root.toString()) ? this.#store : undefined
 
   holds = (root: CID, index: number): boolean => this.#artifacts.get(root.toString())?.held[index] === 1
+
+  changed = async (root: CID, count: number, signal: AbortSignal): Promise<void> => {
+    const artifact = this.#artifacts.get(root.toString())
+    if (artifact === undefined || artifact.count !== count || signal.aborted) return
+    const { promise, resolve } = Promise.withResolvers<void>()
+    const done = (): void => {
+      artifact.waiters.delete(done)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    artifact.waiters.add(done)
+    signal.addEventListener('abort', done, { once: true })
+    return promise
+  }
+}
+
+/** Marks a chunk held and wakes the `have` requests held on that artifact. */
+function mark (artifact: Artifact, index: number): void {
+  if (artifact.held[index] === 1) return
+  artifact.held[index] = 1
+  artifact.count++
+  for (const wake of [...artifact.waiters]) wake()
 }

@@ -9,6 +9,13 @@
  * - `{ t: 'have', root }` → `{ t: 'have', root, bits }`: a bitfield of the
  *   chunk indexes the server holds verified (bit i is byte `i >> 3`, mask
  *   `0x80 >> (i & 7)`); an unknown root gets empty bits.
+ * - `{ t: 'have', root, wait }` (a long poll): the same answer, which the
+ *   server may hold until the number of chunks it holds differs from
+ *   `wait` (the count the client last saw), for at most HAVE_HOLD_MS. A
+ *   downloader keeps one such request open per peer, so it learns of a new
+ *   chunk at once and a peer with nothing new costs nothing: asking every
+ *   peer a few times a second was most of a swarm's messages (50 machines
+ *   in one process made thousands of exchanges a second).
  * - `{ t: 'get', root, index }` → `{ t: 'chunk', index, bytes }` or
  *   `{ t: 'missing', index }`.
  *
@@ -79,8 +86,20 @@ export class ChunkProtocolError extends Error {
   }
 }
 
-/** Which chunks of `root` the server holds. */
-export interface HaveRequest { t: 'have', root: CID }
+/**
+ * Longest a server holds a `have` request that carries `wait` before it
+ * answers anyway (with an unchanged bitfield). Well inside the server's
+ * idle timeout and a client's request timeout, and long enough that a
+ * quiet peer costs one exchange per few seconds.
+ */
+export const HAVE_HOLD_MS = 5_000
+
+/**
+ * Which chunks of `root` the server holds. With `wait` (how many chunks the
+ * client last saw it hold), the server may hold the answer until its count
+ * differs, up to HAVE_HOLD_MS.
+ */
+export interface HaveRequest { t: 'have', root: CID, wait?: number }
 /** One chunk of `root`, by its position in the layout. */
 export interface GetRequest { t: 'get', root: CID, index: number }
 export type ChunkRequest = HaveRequest | GetRequest
@@ -101,9 +120,9 @@ type Frame = Uint8Array | Uint8ArrayList
 /** Canonical frame of a request (validated first, so we never send what a peer would refuse). */
 export function encodeRequest (request: ChunkRequest): Uint8Array {
   const checked = checkRequest(request)
-  const bytes = checked.t === 'have'
-    ? dagCbor.encode({ t: 'have', root: checked.root })
-    : dagCbor.encode({ t: 'get', root: checked.root, index: checked.index })
+  const bytes = checked.t === 'get'
+    ? dagCbor.encode({ t: 'get', root: checked.root, index: checked.index })
+    : dagCbor.encode(checked.wait === undefined ? { t: 'have', root: checked.root } : { t: 'have', root: checked.root, wait: checked.wait })
   if (bytes.byteLength > MAX_REQUEST_FRAME_BYTES) {
     throw new ChunkProtocolError('oversized', `request is ${bytes.byteLength} bytes, more than the limit of ${MAX_REQUEST_FRAME_BYTES}`)
   }
@@ -121,8 +140,13 @@ export function decodeRequest (frame: Frame): ChunkRequest {
 function checkRequest (value: unknown): ChunkRequest {
   const message = checkMessage(value, 'request')
   if (message.t === 'have') {
-    checkKeys(message, ['t', 'root'], 'have request')
-    return { t: 'have', root: checkRoot(message.root) }
+    // `wait: undefined` (only ever from our own code, CBOR has no undefined) is no `wait`.
+    if (message.wait === undefined) {
+      checkKeys(message, 'wait' in message ? ['t', 'root', 'wait'] : ['t', 'root'], 'have request')
+      return { t: 'have', root: checkRoot(message.root) }
+    }
+    checkKeys(message, ['t', 'root', 'wait'], 'have request')
+    return { t: 'have', root: checkRoot(message.root), wait: checkCount(message.wait) }
   }
   if (message.t === 'get') {
     checkKeys(message, ['t', 'root', 'index'], 'get request')
@@ -344,6 +368,14 @@ function checkRoot (value: unknown): CID {
 function checkIndex (value: unknown): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value >= MAX_ARTIFACT_CHUNKS) {
     throw new ChunkProtocolError('invalid', `index ${describe(value)} is not an integer in [0, ${MAX_ARTIFACT_CHUNKS})`, 'index')
+  }
+  return value
+}
+
+/** A count of chunks: 0 … MAX_ARTIFACT_CHUNKS (every chunk of the largest artifact). */
+function checkCount (value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_ARTIFACT_CHUNKS) {
+    throw new ChunkProtocolError('invalid', `wait ${describe(value)} is not an integer in [0, ${MAX_ARTIFACT_CHUNKS}]`, 'wait')
   }
   return value
 }

@@ -14,7 +14,7 @@ import { lpStream } from '@libp2p/utils'
 import { digestToHex, expectedChunkLength } from '../content/index.ts'
 import type { ArtifactLayout, ChunkStore } from '../content/index.ts'
 import {
-  CHUNKS_PROTOCOL, MAX_REQUEST_FRAME_BYTES, bitfieldOf, decodeRequest, encodeResponse
+  CHUNKS_PROTOCOL, HAVE_HOLD_MS, MAX_REQUEST_FRAME_BYTES, bitfieldOf, countBits, decodeRequest, encodeResponse
 } from './chunk-protocol.ts'
 import type { ChunkRequest, ChunkResponse } from './chunk-protocol.ts'
 import { createUploadLimiter } from './upload-limiter.ts'
@@ -59,6 +59,15 @@ export const SERVER_READ_AHEAD = 2
  */
 export const DEFAULT_SERVE_CACHE_BYTES = 8 * 1024 * 1024
 
+/**
+ * A held `have` is answered within this long after the news, at a random
+ * point (see #answer). bench/overlay.bench.ts, 20 followers of 64 MB:
+ * answering at once took 45 s to distribute against 34 s for the 250 ms
+ * poll it replaced; spread over 250 ms, 29 s; over 500 ms, 25 s; over
+ * 1 s, 31 s (with a slower ceiling that run: noise).
+ */
+export const HAVE_SPREAD_MS = 500
+
 /** What the node serves: which artifacts, and which of their chunks it holds verified. */
 export interface ChunkSource {
   /**
@@ -72,6 +81,13 @@ export interface ChunkSource {
   store: (root: CID) => ChunkStore | undefined
   /** Whether chunk `index` of `root` is verified and stored (partial downloads serve what they have). */
   holds: (root: CID, index: number) => boolean
+  /**
+   * Resolves once the number of chunks of `root` held differs from `count`
+   * (at once if it already does), or when `signal` aborts. What lets the
+   * server hold a `have` that carries `wait` until there is news; a source
+   * without it answers every `have` at once, which the protocol allows.
+   */
+  changed?: (root: CID, count: number, signal: AbortSignal) => Promise<void>
 }
 
 /** The part of libp2p's registrar the server needs (a libp2p node is one). */
@@ -99,6 +115,8 @@ export interface ChunkServerInit {
   idleTimeoutMs?: number
   /** Bytes of recently served chunks kept in memory (default DEFAULT_SERVE_CACHE_BYTES; 0 disables). */
   cacheBytes?: number
+  /** Longest a `have` with `wait` is held (default HAVE_HOLD_MS; the protocol's bound, tests shorten it). */
+  haveHoldMs?: number
 }
 
 export interface ChunkServerStats {
@@ -135,6 +153,7 @@ class DefaultChunkServer implements ChunkServer {
   readonly #limiter: UploadLimiter | undefined
   readonly #maxInboundStreams: number
   readonly #idleTimeoutMs: number
+  readonly #haveHoldMs: number
   readonly #streams = new Set<Stream>()
   readonly #onStream: StreamHandler
   #status: 'stopped' | 'starting' | 'started' | 'stopping' = 'stopped'
@@ -161,6 +180,7 @@ class DefaultChunkServer implements ChunkServer {
     this.#maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_CHUNK_STREAMS
     this.#idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_SERVER_IDLE_TIMEOUT_MS
     this.#cacheBytes = init.cacheBytes ?? DEFAULT_SERVE_CACHE_BYTES
+    this.#haveHoldMs = Math.min(init.haveHoldMs ?? HAVE_HOLD_MS, HAVE_HOLD_MS)
     this.#onStream = (stream, connection) => this.#handle(stream, connection)
   }
 
@@ -224,6 +244,8 @@ class DefaultChunkServer implements ChunkServer {
     let preparing = 0
     let slotFreed: (() => void) | undefined
     let failure: unknown
+    // Ends a held `have` when the stream goes.
+    const ended = new AbortController()
     try {
       // Bounded by the client: each pass waits at most the idle timeout for
       // a request, and the stream ends when the client closes it.
@@ -245,7 +267,7 @@ class DefaultChunkServer implements ChunkServer {
           throw err
         }
         const request = decodeRequest(frame)
-        const answer = this.#answer(request)
+        const answer = this.#answer(request, ended.signal)
         answer.catch(() => {})
         preparing++
         writes = writes.then(async () => {
@@ -263,6 +285,8 @@ class DefaultChunkServer implements ChunkServer {
           slotFreed = undefined
         })
       }
+      // No more requests: a held `have` answers now rather than keep the stream.
+      ended.abort()
       await writes
       if (failure !== undefined) throw failure
       await stream.close({ signal: AbortSignal.timeout(this.#idleTimeoutMs) })
@@ -272,19 +296,29 @@ class DefaultChunkServer implements ChunkServer {
       log('aborting chunk stream from %s: %s', peer, (failure as Error)?.message)
       stream.abort(failure instanceof Error ? failure : new Error(String(failure)))
     } finally {
+      ended.abort()
       this.#streams.delete(stream)
     }
   }
 
-  async #answer (request: ChunkRequest): Promise<ChunkResponse> {
+  async #answer (request: ChunkRequest, ended: AbortSignal): Promise<ChunkResponse> {
     const source = this.#source
     const { root } = request
     const layout = source.layout(root)
     if (request.t === 'have') {
-      const bits = layout === undefined
-        ? new Uint8Array(0)
-        : bitfieldOf(layout.chunks.length, (index) => source.holds(root, index))
-      return { t: 'have', root, bits }
+      if (layout === undefined) return { t: 'have', root, bits: new Uint8Array(0) }
+      const bitsNow = (): Uint8Array => bitfieldOf(layout.chunks.length, (index) => source.holds(root, index))
+      const bits = bitsNow()
+      if (request.wait === undefined || source.changed === undefined || countBits(bits) !== request.wait) return { t: 'have', root, bits }
+      // Nothing new for this client yet: hold the answer until there is.
+      const hold = AbortSignal.any([AbortSignal.timeout(this.#haveHoldMs), this.#shutdown.signal, ended])
+      await source.changed(root, request.wait, hold)
+      // Then answer after a random part of HAVE_SPREAD_MS, not at once: every
+      // client waiting here would otherwise learn of the new chunk at the
+      // same instant and ask this node alone for it (rarest first), while
+      // the chunks others gained meanwhile go unasked.
+      if (!hold.aborted) await abortableDelay(Math.random() * HAVE_SPREAD_MS, hold)
+      return { t: 'have', root, bits: bitsNow() }
     }
     const { index } = request
     const missing: ChunkResponse = { t: 'missing', index }
@@ -350,6 +384,19 @@ class DefaultChunkServer implements ChunkServer {
     this.#chunksServed++
     this.#byPeer.set(peer, (this.#byPeer.get(peer) ?? 0) + bytes)
   }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+async function abortableDelay (ms: number, signal: AbortSignal): Promise<void> {
+  const { promise, resolve } = Promise.withResolvers<void>()
+  const done = (): void => {
+    clearTimeout(timer)
+    signal.removeEventListener('abort', done)
+    resolve()
+  }
+  const timer = setTimeout(done, ms)
+  signal.addEventListener('abort', done, { once: true })
+  return promise
 }
 
 /** The client closed its end between requests: the normal end of a session. */

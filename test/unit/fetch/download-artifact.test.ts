@@ -177,6 +177,38 @@ describe('downloadArtifact', () => {
     expect(asked).toBeGreaterThanOrEqual(2)
   })
 
+  it('keeps a `have` open at a peer that knows the artifact (long poll) and learns of its chunks when it answers', async () => {
+    const asked: Array<number | undefined> = []
+    const { promise: released, resolve: release } = Promise.withResolvers<void>()
+    const peer = await network.addCustomPeer(async (stream: Stream) => {
+      const lp = lpStream(stream)
+      try {
+        while (true) {
+          const request = decodeRequest(await lp.read())
+          if (request.t === 'get') {
+            await lp.write(encodeResponse({ t: 'chunk', index: request.index, bytes: artifact.chunks[request.index] as Uint8Array }))
+            continue
+          }
+          asked.push(request.wait)
+          // Knows the artifact and holds nothing, until the test lets it have everything.
+          if (request.wait !== undefined) await released
+          const all = request.wait !== undefined
+          await lp.write(encodeResponse({ t: 'have', root: artifact.root, bits: bitfieldOf(artifact.chunks.length, () => all) }))
+        }
+      } catch {}
+    })
+    const store = new MemoryChunkStore()
+    const download = downloadArtifact(init(store, [peer.toString()]))
+    await expect.poll(() => asked.length, { timeout: 10_000 }).toBe(2)
+    // The first asks plainly; the next says what it saw, and is held: starved, the download asks nothing more meanwhile.
+    expect(asked).toEqual([undefined, 0])
+    release()
+    await download
+    await expectWhole(store)
+    // A peer holding everything is not asked again.
+    expect(asked).toEqual([undefined, 0])
+  })
+
   it('retries elsewhere when a peer never answers for a chunk', async () => {
     const good = await holder()
     const silent = await network.addCustomPeer(async (stream: Stream) => {

@@ -62,4 +62,47 @@ describe('HeldChunks', () => {
     expect(held.layout(root)).toBeUndefined()
     expect(held.store(root)).toBeUndefined()
   })
+
+  it('wakes a held `have` when the count of an artifact\'s chunks changes, and not for a chunk it already held', async () => {
+    const store = await openChunkStore(await dirs.make())
+    const [a, b] = [chunk(8), chunk(9)]
+    const layout = layoutOf([a, b, a])
+    const root = artifactRoot(layout)
+    const held = new HeldChunks(store)
+    await held.add(root, layout)
+    const never = new AbortController().signal
+
+    // Already different: at once.
+    let woken = false
+    await held.changed(root, 1, never)
+    // Same count: waits until a new chunk lands; a repeat of a held chunk is no news.
+    const waiting = held.changed(root, 0, never).then(() => { woken = true })
+    held.stored(sha256(a))
+    await waiting
+    expect(woken).toBe(true)
+    expect([0, 1, 2].map(i => held.holds(root, i))).toEqual([true, false, true])
+
+    let again = false
+    const second = held.changed(root, 2, never).then(() => { again = true })
+    held.stored(sha256(a))
+    await new Promise(resolve => setImmediate(resolve))
+    expect(again, 'a chunk already held changes nothing').toBe(false)
+    held.stored(sha256(b))
+    await second
+    expect(again).toBe(true)
+  })
+
+  it('lets a held `have` go when its signal aborts, and answers an unknown artifact at once', async () => {
+    const store = await openChunkStore(await dirs.make())
+    const layout = layoutOf([chunk(10)])
+    const root = artifactRoot(layout)
+    const held = new HeldChunks(store)
+    await held.changed(root, 0, new AbortController().signal)
+    await held.add(root, layout)
+    const controller = new AbortController()
+    const waiting = held.changed(root, 0, controller.signal)
+    controller.abort()
+    await waiting
+    expect(held.holds(root, 0)).toBe(false)
+  })
 })

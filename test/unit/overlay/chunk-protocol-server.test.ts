@@ -162,6 +162,84 @@ describe('chunk server', () => {
     expect(server.stats().streamsAborted).toBe(1)
   })
 
+  describe('a `have` with `wait` (long poll)', () => {
+    /** The test source, plus a `changed` that records each hold for the test to release. */
+    function holdingSource (): { waits: Array<{ count: number, release: () => void, signal: AbortSignal }>, init: Partial<ChunkServerInit> } {
+      const waits: Array<{ count: number, release: () => void, signal: AbortSignal }> = []
+      return {
+        waits,
+        init: {
+          source: {
+            layout: (root) => source.layout(root),
+            store: (root) => source.store(root),
+            holds: (root, index) => source.holds(root, index),
+            changed: async (_root, count, signal) => {
+              const { promise, resolve } = Promise.withResolvers<void>()
+              waits.push({ count, release: resolve, signal })
+              signal.addEventListener('abort', () => { resolve() }, { once: true })
+              return promise
+            }
+          }
+        }
+      }
+    }
+    const bitsOf = (response: ChunkResponse): number[] => response.t === 'have'
+      ? Array.from({ length: artifact.chunks.length }, (_, i) => i).filter((i) => hasBit(response.bits, i))
+      : []
+
+    it('holds the answer while the count is what the client saw, and answers with the news', async () => {
+      const { waits, init } = holdingSource()
+      await startServer(init)
+      const { client: stream } = await openToServer(registrar, client)
+      const c = clientOf(stream)
+      await c.ask({ t: 'have', root: artifact.root, wait: 5 })
+      await waitFor(() => waits.length === 1, 5000, 'the server to hold the request')
+      expect(waits[0]?.count).toBe(5)
+      source.serve(artifact, [3])
+      waits[0]?.release()
+      expect(bitsOf(await c.answer())).toEqual([0, 1, 2, 3, 5, 10])
+      await stream.close()
+    })
+
+    it('answers at once when the count already differs, or without `wait`', async () => {
+      const { waits, init } = holdingSource()
+      await startServer(init)
+      const { client: stream } = await openToServer(registrar, client)
+      const c = clientOf(stream)
+      await c.ask({ t: 'have', root: artifact.root, wait: 4 })
+      await c.ask({ t: 'have', root: artifact.root })
+      expect(bitsOf(await c.answer())).toEqual([0, 1, 2, 5, 10])
+      expect(bitsOf(await c.answer())).toEqual([0, 1, 2, 5, 10])
+      expect(waits).toHaveLength(0)
+      await stream.close()
+    })
+
+    it('answers unchanged once the hold runs out', async () => {
+      const { waits, init } = holdingSource()
+      await startServer({ ...init, haveHoldMs: 50 })
+      const { client: stream } = await openToServer(registrar, client)
+      const c = clientOf(stream)
+      await c.ask({ t: 'have', root: artifact.root, wait: 5 })
+      expect(bitsOf(await c.answer())).toEqual([0, 1, 2, 5, 10])
+      expect(waits).toHaveLength(1)
+      expect((waits[0]?.signal.reason as Error).name).toBe('TimeoutError')
+      await stream.close()
+    })
+
+    it('lets a held request go as soon as the client closes its side', async () => {
+      const { waits, init } = holdingSource()
+      await startServer(init)
+      const { client: stream, handled } = await openToServer(registrar, client)
+      const c = clientOf(stream)
+      await c.ask({ t: 'have', root: artifact.root, wait: 5 })
+      await waitFor(() => waits.length === 1, 5000, 'the server to hold the request')
+      await stream.close()
+      await handled
+      // Let go because the stream ended, not because the hold ran out.
+      expect((waits[0]?.signal.reason as Error).name).toBe('AbortError')
+    })
+  })
+
   it('closes a stream that stays idle past the idle timeout', async () => {
     const server = await startServer({ idleTimeoutMs: 100 })
     const { client: stream, handled } = await openToServer(registrar, client)

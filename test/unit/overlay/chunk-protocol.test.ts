@@ -44,6 +44,9 @@ describe('requests', () => {
   it('round-trips have and get', () => {
     const requests: ChunkRequest[] = [
       { t: 'have', root },
+      { t: 'have', root, wait: 0 },
+      { t: 'have', root, wait: 300 },
+      { t: 'have', root, wait: MAX_ARTIFACT_CHUNKS },
       { t: 'get', root, index: 0 },
       { t: 'get', root, index: 23 },
       { t: 'get', root, index: 24 },
@@ -58,6 +61,7 @@ describe('requests', () => {
       expect(decoded.t).toBe(request.t)
       expect(decoded.root.equals(request.root)).toBe(true)
       if (request.t === 'get' && decoded.t === 'get') expect(decoded.index).toBe(request.index)
+      if (request.t === 'have' && decoded.t === 'have') expect(decoded.wait).toBe(request.wait)
       // Also from a list of pieces, as lpStream hands them over.
       expect(decodeRequest(new Uint8ArrayList(frame.subarray(0, 3), frame.subarray(3)))).toEqual(decoded)
     }
@@ -65,6 +69,9 @@ describe('requests', () => {
 
   it('is the canonical DAG-CBOR of the message', () => {
     expect(encodeRequest({ t: 'get', root, index: 7 })).toEqual(dagCbor.encode({ t: 'get', root, index: 7 }))
+    expect(encodeRequest({ t: 'have', root, wait: 7 })).toEqual(dagCbor.encode({ t: 'have', root, wait: 7 }))
+    // `wait: undefined` is a plain `have`, byte for byte.
+    expect(encodeRequest({ t: 'have', root, wait: undefined })).toEqual(dagCbor.encode({ t: 'have', root }))
   })
 
   it('refuses an oversized frame before parsing', () => {
@@ -113,7 +120,14 @@ describe('requests', () => {
       [{ t: 'get', root, index: -1 }, 'index'],
       [{ t: 'get', root, index: 1.5 }, 'index'],
       [{ t: 'get', root, index: MAX_ARTIFACT_CHUNKS }, 'index'],
-      [{ t: 'get', root, index: '3' }, 'index']
+      [{ t: 'get', root, index: '3' }, 'index'],
+      [{ t: 'have', root, wait: -1 }, 'wait'],
+      [{ t: 'have', root, wait: 2.5 }, 'wait'],
+      [{ t: 'have', root, wait: MAX_ARTIFACT_CHUNKS + 1 }, 'wait'],
+      [{ t: 'have', root, wait: '3' }, 'wait'],
+      [{ t: 'have', root, wait: null }, 'wait'],
+      [{ t: 'have', root, wait: 1, index: 1 }, 'index'],
+      [{ t: 'get', root, index: 1, wait: 1 }, 'wait']
     ]
     for (const [value, field] of cases) {
       const err = failure(() => decodeRequest(dagCbor.encode(value)))
