@@ -344,7 +344,9 @@ export class Membership {
     const key = membershipKey(member)
     const known = await this.#init.store.memberships.get(key)
     if (known?.announcedAt !== undefined && known.announcedAt >= announcedAt) return
-    await this.#init.store.memberships.put(key, { ...member, envelope, announcedAt })
+    // Members are what the DHT and peers say, and say again: no fsync each
+    // (a 200-machine swarm stores 40,000 announcements as it forms).
+    await this.#init.store.memberships.put(key, { ...member, envelope, announcedAt }, { durable: false })
     this.#init.onMember(member)
   }
 
@@ -359,7 +361,7 @@ export class Membership {
       return false
     }
     const fresh = known === undefined || known.role !== member.role
-    if (fresh) await this.#init.store.memberships.put(key, member)
+    if (fresh) await this.#init.store.memberships.put(key, member, { durable: false })
     this.#init.onMember(member)
     return fresh
   }

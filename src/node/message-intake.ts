@@ -28,6 +28,12 @@ export type IntakeVerdict = 'accept' | 'ignore' | 'reject'
 export interface IntakeComponents {
   store: Store
   trust: TrustedVendorKeys
+  /**
+   * This node's peer id. Its own test starts and outcomes are stored
+   * durably (fsync); other members' are not: peers hand them back through
+   * sync should this machine crash.
+   */
+  self?: string
   /** Sequence of the installed release of an app, if any (rollback protection). */
   installedSequence(app: string): Promise<number | undefined>
   /**
@@ -173,7 +179,7 @@ export class MessageIntake {
     const key = `${start.releaseId}/${start.clusterId}/${peerId}`
     if (await this.#c.store.testStarts.has(key)) return 'accept'
     const receivedAt = Date.now()
-    await this.#c.store.testStarts.put(key, { releaseId: start.releaseId, clusterId: start.clusterId, peerId, envelope: bytes, receivedAt })
+    await this.#c.store.testStarts.put(key, { releaseId: start.releaseId, clusterId: start.clusterId, peerId, envelope: bytes, receivedAt }, { durable: peerId === this.#c.self })
     this.#c.onTestStart(start, peerId, receivedAt)
     return 'accept'
   }
@@ -194,7 +200,7 @@ export class MessageIntake {
       if (knownPass === outcome.pass || outcome.pass) return 'accept'
     }
     const receivedAt = Date.now()
-    await this.#c.store.outcomes.put(key, { releaseId: outcome.releaseId, clusterId: outcome.clusterId, peerId, envelope: bytes, receivedAt })
+    await this.#c.store.outcomes.put(key, { releaseId: outcome.releaseId, clusterId: outcome.clusterId, peerId, envelope: bytes, receivedAt }, { durable: peerId === this.#c.self })
     log('outcome %s for %s in %s: %s', peerId, outcome.releaseId, outcome.clusterId, outcome.pass ? 'pass' : 'FAIL')
     this.#c.onOutcome(outcome, peerId, receivedAt)
     return 'accept'

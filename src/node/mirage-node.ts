@@ -182,6 +182,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
     const intake = new MessageIntake({
       store,
       trust,
+      self: libp2p.peerId.toString(),
       installedSequence: async app => (await store.installs.get(app))?.sequence,
       isMember: async (app, clusterId, member, releaseId) => {
         // Only clusters that matter here are ever looked up: ours and the

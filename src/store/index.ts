@@ -11,7 +11,7 @@
  */
 export { openStore } from './store.ts'
 export type { Store, StoreInit } from './store.ts'
-export type { BatchOp, EntriesOptions, RecordCollection } from './record-collection.ts'
+export type { BatchOp, EntriesOptions, PutOptions, RecordCollection } from './record-collection.ts'
 export { BUILT_IN_MIGRATIONS } from './migrations.ts'
 export type { Migration, MigrationContext } from './migrations.ts'
 export {

@@ -28,6 +28,11 @@ export interface EntriesOptions {
   reverse?: boolean
 }
 
+export interface PutOptions {
+  /** Wait for fsync (when the store syncs at all); default true. */
+  durable?: boolean
+}
+
 /** One operation of an atomic `batch`. */
 export type BatchOp<T> =
   | { type: 'put', key: string, value: T }
@@ -37,8 +42,14 @@ export type BatchOp<T> =
 export interface RecordCollection<T> {
   /** Name of the sublevel, as named in errors. */
   readonly name: string
-  /** Validates and stores `value` under `key`; resolves once durable (see StoreInit.sync). */
-  put(key: string, value: T): Promise<void>
+  /**
+   * Validates and stores `value` under `key`; resolves once durable (see
+   * StoreInit.sync), or, with `durable: false`, once written without
+   * waiting for fsync: for what peers can give the node again (sync, the
+   * DHT) should the machine itself crash. A process crash loses nothing
+   * either way; only the machine's crash can lose such a write.
+   */
+  put(key: string, value: T, options?: PutOptions): Promise<void>
   /** The record under `key`, or undefined; RecordInvalidError if the stored value is bad. */
   get(key: string): Promise<T | undefined>
   has(key: string): Promise<boolean>
@@ -97,9 +108,9 @@ class LevelRecordCollection<T> implements RecordCollection<T> {
     this.#sync = init.sync
   }
 
-  async put (key: string, value: T): Promise<void> {
+  async put (key: string, value: T, options: PutOptions = {}): Promise<void> {
     const bytes = encodeRecord(this.#codec, key, value)
-    await this.#guard(this.#db.put(key, bytes, { sync: this.#sync }))
+    await this.#guard(this.#db.put(key, bytes, { sync: this.#sync && options.durable !== false }))
     log.trace('put %s/%s (%d bytes)', this.name, key, bytes.byteLength)
   }
 

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { MEMBER_ANNOUNCEMENT_MAX_AGE_MS, MEMBER_ANNOUNCEMENT_MAX_SKEW_MS, MessageIntake } from '../../../src/node/message-intake.ts'
 import { Membership } from '../../../src/node/membership.ts'
 import type { MemberSeen } from '../../../src/node/membership.ts'
@@ -68,6 +68,13 @@ describe('member announcements', () => {
     // The same again changes nothing and tells nobody.
     expect(await intake.take('member', envelope, APP)).toBe('accept')
     expect(seen).toHaveLength(1)
+  })
+
+  it('stores members without waiting for fsync: peers and the DHT say it again', async () => {
+    const put = vi.spyOn(store.memberships, 'put')
+    expect(await intake.take('member', await announcement(), APP)).toBe('accept')
+    expect(put).toHaveBeenCalledTimes(1)
+    expect(put.mock.calls[0]?.[2]).toEqual({ durable: false })
   })
 
   it('takes a newer announcement of a member and never an older one', async () => {

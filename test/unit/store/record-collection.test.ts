@@ -3,7 +3,9 @@ import { Level } from 'level'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { RecordInvalidError, membershipKey, openStore, outcomeKey } from '../../../src/store/index.ts'
 import type { RecordCollection, Store } from '../../../src/store/index.ts'
-import { prefixUpperBound } from '../../../src/store/record-collection.ts'
+import { createRecordCollection, prefixUpperBound } from '../../../src/store/record-collection.ts'
+import type { SublevelHandle } from '../../../src/store/record-collection.ts'
+import { membershipRecordSchema } from '../../../src/store/record-schemas.ts'
 import { cleanUp, makeTempDir } from './harness.ts'
 import { envelopeFor, installFor, membershipFor, outcomeFor, releaseFor, reportFor } from './fixtures/records.ts'
 
@@ -38,6 +40,33 @@ async function writeRaw (dir: string, sublevel: string, key: string, bytes: Uint
 }
 
 describe('record collections', () => {
+  it('waits for fsync on every write of a syncing store, except a put that says it need not', async () => {
+    const syncs: Array<[string, boolean]> = []
+    const sublevel: SublevelHandle = {
+      get: async () => undefined,
+      has: async () => false,
+      put: async (key, _value, options) => { syncs.push(['put ' + key, options.sync]) },
+      del: async (key, options) => { syncs.push(['del ' + key, options.sync]) },
+      batch: async (_ops, options) => { syncs.push(['batch', options.sync]) },
+      iterator: async function * () {}
+    }
+    const codec = { sublevel: 'memberships', schema: membershipRecordSchema, keyOf: membershipKey }
+    const syncing = createRecordCollection({ dir: '(test)', sublevel, codec, sync: true })
+    const member = membershipFor(1)
+    const key = membershipKey(member)
+    await syncing.put(key, member)
+    await syncing.put(key, member, { durable: true })
+    await syncing.put(key, member, { durable: false })
+    await syncing.delete(key)
+    await syncing.batch([{ type: 'put', key, value: member }])
+    // A store that never syncs (tests, simulations) does not start because a put asks.
+    const relaxed = createRecordCollection({ dir: '(test)', sublevel, codec, sync: false })
+    await relaxed.put(key, member, { durable: true })
+    expect(syncs).toEqual([
+      [`put ${key}`, true], [`put ${key}`, true], [`put ${key}`, false], [`del ${key}`, true], ['batch', true], [`put ${key}`, false]
+    ])
+  })
+
   it('round-trips a record through every collection', async () => {
     const s = await freshStore()
     const release = releaseFor(1)
