@@ -9,6 +9,7 @@
  * closes it; any malformed frame or error aborts the stream. Uploads go
  * through one token bucket shared by every stream of the node.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
 import { lpStream } from '@libp2p/utils'
 import { digestToHex, expectedChunkLength } from '../content/index.ts'
@@ -317,7 +318,7 @@ class DefaultChunkServer implements ChunkServer {
       // client waiting here would otherwise learn of the new chunk at the
       // same instant and ask this node alone for it (rarest first), while
       // the chunks others gained meanwhile go unasked.
-      if (!hold.aborted) await abortableDelay(Math.random() * HAVE_SPREAD_MS, hold)
+      if (!hold.aborted) await sleep(Math.random() * HAVE_SPREAD_MS, undefined, { signal: hold }).catch(() => {})
       return { t: 'have', root, bits: bitsNow() }
     }
     const { index } = request
@@ -384,19 +385,6 @@ class DefaultChunkServer implements ChunkServer {
     this.#chunksServed++
     this.#byPeer.set(peer, (this.#byPeer.get(peer) ?? 0) + bytes)
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-async function abortableDelay (ms: number, signal: AbortSignal): Promise<void> {
-  const { promise, resolve } = Promise.withResolvers<void>()
-  const done = (): void => {
-    clearTimeout(timer)
-    signal.removeEventListener('abort', done)
-    resolve()
-  }
-  const timer = setTimeout(done, ms)
-  signal.addEventListener('abort', done, { once: true })
-  return promise
 }
 
 /** The client closed its end between requests: the normal end of a session. */
