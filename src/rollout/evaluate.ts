@@ -121,7 +121,8 @@ export function evaluate (state: RolloutState, now: number): RolloutView {
     if (atOpening.action !== view.self.action || atOpening.reason !== view.self.reason) deadlines.push(own.openedAt)
   }
   // A representative that tests past its own cluster's failure does so only in the first start window (rule 10.4).
-  if (own !== undefined && own.openedAt !== undefined && view.self.action === 'test' && own.state === 'failed' &&
+  // Under all-at-once every machine tests whatever failed (no rule 10.4), so its window's end changes nothing.
+  if (own !== undefined && own.openedAt !== undefined && plan.style !== 'all-at-once' && view.self.action === 'test' && own.state === 'failed' &&
     withinFirstStartWindow(own, plan.startTimeoutMs, now)) {
     deadlines.push(own.openedAt + plan.startTimeoutMs)
   }

@@ -58,6 +58,16 @@ describe('nextDeadlineAt (rule 11)', () => {
     expect(viewOf({ plan: two, self: { peerId: p0, clusterId: 'c', role: 'auto' }, events: [...members, ...failedEarly] }, T).self.action).toBe('blocked')
   })
 
+  it('is not the end of a first start window under all-at-once, where every machine tests whatever failed (found by the property test)', () => {
+    const everyone = plan({ style: 'all-at-once', clusters: [{ name: 'c', k: 2, q: 1 }] })
+    const self = { peerId: p0, clusterId: 'c', role: 'auto' as const }
+    const events = [...members, started('c', p1, 0), outcome('c', p1, false, 0)]
+    const view = viewOf({ plan: everyone, self, events }, 0)
+    expect(view.self.action).toBe('test')
+    expect(view.nextDeadlineAt).toBeUndefined()
+    expect(viewOf({ plan: everyone, self, events }, T).self).toEqual(view.self)
+  })
+
   it('is undefined when nothing can change without a new event', () => {
     const staged = plan({ clusters: [{ name: 'base', k: 1, q: 1 }, { name: 'c', after: ['base'], k: 1, q: 1 }] })
     expect(next([], 10, staged)).toBeUndefined()
