@@ -33,7 +33,7 @@ export interface IntakeComponents {
    * durably (fsync); other members' are not: peers hand them back through
    * sync should this machine crash.
    */
-  self?: string
+  self: string
   /** Sequence of the installed release of an app, if any (rollback protection). */
   installedSequence(app: string): Promise<number | undefined>
   /**

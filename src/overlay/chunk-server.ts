@@ -62,10 +62,11 @@ export const DEFAULT_SERVE_CACHE_BYTES = 8 * 1024 * 1024
 
 /**
  * A held `have` is answered within this long after the news, at a random
- * point (see #answer). bench/overlay.bench.ts, 20 followers of 64 MB:
- * answering at once took 45 s to distribute against 34 s for the 250 ms
- * poll it replaced; spread over 250 ms, 29 s; over 500 ms, 25 s; over
- * 1 s, 31 s (with a slower ceiling that run: noise).
+ * point (see #answer). bench/overlay.bench.ts, 20 followers of 64 MB, one
+ * run each unless said: answering at once took 45 s to distribute, against
+ * 34–37 s in five runs of the 250 ms poll it replaced; spread over 250 ms,
+ * 29 s; over 500 ms, 25 s and 35 s in two runs; over 1 s, 31 s. Runs of
+ * the same code differ by up to ±20 % on that machine.
  */
 export const HAVE_SPREAD_MS = 500
 

@@ -35,6 +35,7 @@ beforeEach(async () => {
   intake = new MessageIntake({
     store,
     trust: trustedVendorKeys({}),
+    self: 'this-node',
     installedSequence: async () => undefined,
     isMember: async () => false,
     onRelease: () => {},
