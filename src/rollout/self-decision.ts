@@ -36,11 +36,10 @@ export type SelfDecision =
  *    failed, and failed after the opening (a failure known before it is
  *    what staging is for). Its test runs in staging, so it risks nothing
  *    on this machine, and the cluster's exposure is then the
- *    representatives it elected,
- *    not whichever of them happened to start before a fellow's failure
- *    arrived (a lookup on a loaded machine can delay one by seconds), so a
- *    real run and the simulator count the same overhead; the vendor gets a
- *    report from each of them.
+ *    representatives it elected, not whichever of them happened to start
+ *    before a fellow's failure arrived (a lookup on a loaded machine can
+ *    delay one by seconds), so a real run and the simulator count the same
+ *    overhead; the vendor gets a report from each of them.
  * 5. An elected representative tests once its cluster is open.
  * 6. Anyone else installs once our cluster and every prerequisite passed.
  * 7. Otherwise we wait, naming what we wait for and how far it is.

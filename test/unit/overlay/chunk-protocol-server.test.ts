@@ -183,15 +183,19 @@ describe('chunk server', () => {
         }
       }
     }
+    /** A server over the holding source, and a client stream to it. */
+    async function holdingClient (init: Partial<ChunkServerInit> = {}): Promise<{ waits: Array<{ count: number, release: () => void, signal: AbortSignal }>, c: ReturnType<typeof clientOf>, stream: Stream, handled: Promise<void> }> {
+      const holding = holdingSource()
+      await startServer({ ...holding.init, ...init })
+      const { client: stream, handled } = await openToServer(registrar, client)
+      return { waits: holding.waits, c: clientOf(stream), stream, handled }
+    }
     const bitsOf = (response: ChunkResponse): number[] => response.t === 'have'
       ? Array.from({ length: artifact.chunks.length }, (_, i) => i).filter((i) => hasBit(response.bits, i))
       : []
 
     it('holds the answer while the count is what the client saw, and answers with the news', async () => {
-      const { waits, init } = holdingSource()
-      await startServer(init)
-      const { client: stream } = await openToServer(registrar, client)
-      const c = clientOf(stream)
+      const { waits, c, stream } = await holdingClient()
       await c.ask({ t: 'have', root: artifact.root, wait: 5 })
       await waitFor(() => waits.length === 1, 5000, 'the server to hold the request')
       expect(waits[0]?.count).toBe(5)
@@ -202,10 +206,7 @@ describe('chunk server', () => {
     })
 
     it('answers at once when the count already differs, or without `wait`', async () => {
-      const { waits, init } = holdingSource()
-      await startServer(init)
-      const { client: stream } = await openToServer(registrar, client)
-      const c = clientOf(stream)
+      const { waits, c, stream } = await holdingClient()
       await c.ask({ t: 'have', root: artifact.root, wait: 4 })
       await c.ask({ t: 'have', root: artifact.root })
       expect(bitsOf(await c.answer())).toEqual([0, 1, 2, 5, 10])
@@ -215,10 +216,7 @@ describe('chunk server', () => {
     })
 
     it('answers unchanged once the hold runs out', async () => {
-      const { waits, init } = holdingSource()
-      await startServer({ ...init, haveHoldMs: 50 })
-      const { client: stream } = await openToServer(registrar, client)
-      const c = clientOf(stream)
+      const { waits, c, stream } = await holdingClient({ haveHoldMs: 50 })
       await c.ask({ t: 'have', root: artifact.root, wait: 5 })
       expect(bitsOf(await c.answer())).toEqual([0, 1, 2, 5, 10])
       expect(waits).toHaveLength(1)
@@ -227,10 +225,7 @@ describe('chunk server', () => {
     })
 
     it('lets a held request go as soon as the client closes its side', async () => {
-      const { waits, init } = holdingSource()
-      await startServer(init)
-      const { client: stream, handled } = await openToServer(registrar, client)
-      const c = clientOf(stream)
+      const { waits, c, stream, handled } = await holdingClient()
       await c.ask({ t: 'have', root: artifact.root, wait: 5 })
       await waitFor(() => waits.length === 1, 5000, 'the server to hold the request')
       await stream.close()
