@@ -32,9 +32,10 @@ export interface ChunkStore {
    * Stores `bytes` under `digest` after checking that they hash to it
    * (ChunkMismatchError otherwise, nothing written). Atomic: temp file in the
    * shard dir, write, fsync, rename, fsync the shard dir. A chunk already
-   * present (with the right length) is left alone.
+   * present (with the right length) is left alone. `durable: false` skips
+   * the fsyncs (see ChunkPutOptions).
    */
-  put: (digest: Uint8Array, bytes: Uint8Array) => Promise<void>
+  put: (digest: Uint8Array, bytes: Uint8Array, options?: ChunkPutOptions) => Promise<void>
   /**
    * Stores `bytes` under their own SHA-256 and returns it. Same guarantees as
    * `put`, hashing once: what a publisher chunking its own artifact wants.
@@ -51,6 +52,18 @@ export interface ChunkStore {
   path: (digest: Uint8Array) => string
   /** Removes the chunk; removing an absent chunk is not an error. */
   delete: (digest: Uint8Array) => Promise<void>
+}
+
+export interface ChunkPutOptions {
+  /**
+   * Wait for the disk before resolving (default true). A chunk fetched from
+   * peers may skip it: every reader of the store (`get`, `readArtifact`, a
+   * resumed download) checks a chunk against its name, so one a machine
+   * crash tore is found and fetched again, never served or installed, and
+   * a download stores its artifact twice over in fsyncs otherwise (the
+   * file and its shard folder, for every chunk).
+   */
+  durable?: boolean
 }
 
 /** What is wrong with one chunk of an artifact, as found by `verifyArtifactChunks`. */
@@ -104,16 +117,16 @@ class DiskChunkStore implements ChunkStore {
     return this.#pathOfHex(hexOf(digest))
   }
 
-  async put (digest: Uint8Array, bytes: Uint8Array): Promise<void> {
+  async put (digest: Uint8Array, bytes: Uint8Array, options: ChunkPutOptions = {}): Promise<void> {
     const expected = hexOf(digest)
     const actual = digestToHex(sha256(bytes))
     if (actual !== expected) throw new ChunkMismatchError(expected, actual)
-    await this.#write(expected, bytes)
+    await this.#write(expected, bytes, options.durable ?? true)
   }
 
   async add (bytes: Uint8Array): Promise<Uint8Array> {
     const digest = sha256(bytes)
-    await this.#write(digestToHex(digest), bytes)
+    await this.#write(digestToHex(digest), bytes, true)
     return digest
   }
 
@@ -149,7 +162,7 @@ class DiskChunkStore implements ChunkStore {
     return path.join(this.dir, hex.slice(0, 2), hex)
   }
 
-  async #write (hex: string, bytes: Uint8Array): Promise<void> {
+  async #write (hex: string, bytes: Uint8Array, durable: boolean): Promise<void> {
     const file = this.#pathOfHex(hex)
     // Content-addressed: an existing file of the right length already holds
     // these bytes unless the disk corrupted it, which `get` detects; a wrong
@@ -167,7 +180,7 @@ class DiskChunkStore implements ChunkStore {
       await mkdir(shardDir, { recursive: true })
       this.#shards.add(shardDir)
     }
-    await writeFileAtomically(file, bytes)
+    await writeFileAtomically(file, bytes, { durable })
   }
 }
 

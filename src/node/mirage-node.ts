@@ -2,7 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
-import { openChunkStore, writeFileAtomically } from '../content/index.ts'
+import { openChunkStore, withRecentChunks, writeFileAtomically } from '../content/index.ts'
 import { openClusterMap } from '../cluster/index.ts'
 import type { ClusterMap } from '../cluster/index.ts'
 import { downloadArtifact, libp2pChunkDialer } from '../fetch/index.ts'
@@ -111,7 +111,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
   try {
     const store: Store = await openStore({ dir: join(config.dataDir, 'store') })
     stack.push(async () => { await store.close() })
-    const chunks: ChunkStore = await openChunkStore(join(config.dataDir, 'chunks'))
+    const chunks: ChunkStore = withRecentChunks(await openChunkStore(join(config.dataDir, 'chunks')))
     const held = new HeldChunks(chunks)
     const privateKey = init.seed?.vendorKey ?? await loadOrCreatePeerKey(config.dataDir)
 

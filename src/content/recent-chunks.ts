@@ -1,0 +1,91 @@
+/**
+ * A chunk store that remembers the chunks it stored last. A follower is asked
+ * for a chunk soon after it got it: peers learn of it from the next bitfield
+ * and fetch rarest first, so the newest chunks are the most requested. Kept
+ * in memory, they are served without a disk read and a second SHA-256 (they
+ * were verified on the way in), which `get` on the disk store repeats for
+ * every request.
+ */
+import { digestToHex } from './content-id.ts'
+import type { ChunkPutOptions, ChunkStore } from './chunk-store.ts'
+
+/**
+ * Chunk bytes remembered per store: the last eight default-size (1 MiB)
+ * chunks, a few seconds of downloading at the rates the benchmarks see.
+ */
+export const DEFAULT_RECENT_CHUNK_BYTES = 8 * 1024 * 1024
+
+/** Wraps `store`; `get` answers the chunks stored through it last, up to `maxBytes`, from memory. */
+export function withRecentChunks (store: ChunkStore, maxBytes = DEFAULT_RECENT_CHUNK_BYTES): ChunkStore {
+  return new RecentChunks(store, maxBytes)
+}
+
+class RecentChunks implements ChunkStore {
+  readonly #store: ChunkStore
+  readonly #maxBytes: number
+  /** Verified bytes by hex digest, least recently stored or read first. */
+  readonly #recent = new Map<string, Uint8Array>()
+  #bytes = 0
+
+  constructor (store: ChunkStore, maxBytes: number) {
+    this.#store = store
+    this.#maxBytes = maxBytes
+  }
+
+  get dir (): string {
+    return this.#store.dir
+  }
+
+  async put (digest: Uint8Array, bytes: Uint8Array, options?: ChunkPutOptions): Promise<void> {
+    // Remembered only once stored, so nothing is served that put refused.
+    await this.#store.put(digest, bytes, options)
+    this.#remember(digestToHex(digest), bytes)
+  }
+
+  async add (bytes: Uint8Array): Promise<Uint8Array> {
+    const digest = await this.#store.add(bytes)
+    this.#remember(digestToHex(digest), bytes)
+    return digest
+  }
+
+  async get (digest: Uint8Array): Promise<Uint8Array> {
+    const key = digestToHex(digest)
+    const bytes = this.#recent.get(key)
+    if (bytes === undefined) return await this.#store.get(digest)
+    this.#recent.delete(key)
+    this.#recent.set(key, bytes)
+    return bytes
+  }
+
+  async has (digest: Uint8Array): Promise<boolean> {
+    return this.#recent.has(digestToHex(digest)) || await this.#store.has(digest)
+  }
+
+  path (digest: Uint8Array): string {
+    return this.#store.path(digest)
+  }
+
+  async delete (digest: Uint8Array): Promise<void> {
+    this.#forget(digestToHex(digest))
+    await this.#store.delete(digest)
+  }
+
+  #remember (key: string, bytes: Uint8Array): void {
+    if (bytes.byteLength > this.#maxBytes) return
+    this.#forget(key)
+    this.#recent.set(key, bytes)
+    this.#bytes += bytes.byteLength
+    for (const [oldest, old] of this.#recent) {
+      if (this.#bytes <= this.#maxBytes) break
+      this.#recent.delete(oldest)
+      this.#bytes -= old.byteLength
+    }
+  }
+
+  #forget (key: string): void {
+    const old = this.#recent.get(key)
+    if (old === undefined) return
+    this.#recent.delete(key)
+    this.#bytes -= old.byteLength
+  }
+}
