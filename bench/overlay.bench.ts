@@ -245,7 +245,8 @@ function printOverlay (r: OverlayResult): void {
   log(`  vendor uploaded ${(r.seedUploadedBytes / MB).toFixed(1)} MB = ${r.uploadMultiple.toFixed(2)}× the artifact; ` +
     `followers' bytes from the seed ${pct(r.followerBytesFrom.seed)}, the representative ${pct(r.followerBytesFrom.representative)}, other followers ${pct(r.followerBytesFrom.followers)}; ` +
     `busy cores (of ${cpu.cores}) before the gate opened ${r.busyCoresBeforeGate.toFixed(2)}, during (b) ${r.busyCoresDuringDistribution.toFixed(2)}; ` +
-    `peak memory of the swarm ${(r.peakRssBytes / 2 ** 30).toFixed(1)} GiB`)
+    `peak memory of the swarm ${(r.peakRssBytes / 2 ** 30).toFixed(1)} GiB; ` +
+    `bitfields sent ${r.bitfieldsServed} (${(r.bitfieldsServed / r.followers / (r.endToEndMs / 1000)).toFixed(1)} per follower per second)`)
 }
 
 function printBaseline (name: string, r: BaselineResult): void {

@@ -97,6 +97,8 @@ export interface OverlayResult {
   busyCoresBeforeGate: number
   /** Peak resident memory of the seed and machines together, sampled at each poll. */
   peakRssBytes: number
+  /** Bitfields (answers to `have`) the seed and machines sent, from start to the end of the run: the swarm's chatter. */
+  bitfieldsServed: number
   /** Connections per machine when the vendor seeded (min / median / max). */
   connectionsAtSeed: [number, number, number]
 }
@@ -192,6 +194,8 @@ export async function runOverlay (init: OverlayRunInit): Promise<OverlayResult> 
     await new Promise(resolve => setTimeout(resolve, POLL_INTERVAL_MS))
   }
   const seedStatus = await callControl(join(seedDir, 'data'), 'GET', '/status') as NodeStatus
+  const finalStatuses = await Promise.all(machines.map(nodeStatus))
+  const bitfieldsServed = [seedStatus, ...finalStatuses].reduce((sum, s) => sum + (s?.uploaded.bitfields ?? 0), 0)
 
   // Every follower runs the release it should: the installed payload is the vendor's.
   for (const machine of machines) {
@@ -248,6 +252,7 @@ export async function runOverlay (init: OverlayRunInit): Promise<OverlayResult> 
     busyCoresDuringDistribution: init.cpu.busyCores(gateOpenedAt, lastInstalledAt),
     busyCoresBeforeGate: init.cpu.busyCores(seededAt, gateOpenedAt),
     peakRssBytes,
+    bitfieldsServed,
     connectionsAtSeed: connections
   }
 }

@@ -51,7 +51,7 @@ export interface NodeStatus {
   connectedPeers: number
   /** The last round of membership announcements: when it ended, and the connections the node had when it began. */
   announced?: { at: number, peers: number }
-  uploaded: { bytes: number, chunks: number, byPeer: Record<string, number> }
+  uploaded: { bytes: number, chunks: number, bitfields: number, byPeer: Record<string, number> }
   /** Signed messages (releases, overrides, test starts, outcomes, maps) taken in from gossip and sync, by verdict. */
   messages: { accepted: number, ignored: number, rejected: number }
   /** Problem reports: this machine's own not yet acknowledged by the vendor, delivered, and held for others. */
@@ -127,7 +127,7 @@ export async function buildNodeStatus (inputs: NodeStatusInputs): Promise<NodeSt
     seed: inputs.seed,
     connectedPeers: inputs.libp2p.getPeers().length,
     ...(inputs.lastAnnounce === undefined ? {} : { announced: inputs.lastAnnounce }),
-    uploaded: { bytes: stats.bytesServed, chunks: stats.chunksServed, byPeer: Object.fromEntries(stats.byPeer) },
+    uploaded: { bytes: stats.bytesServed, chunks: stats.chunksServed, bitfields: stats.bitfieldsServed, byPeer: Object.fromEntries(stats.byPeer) },
     messages: { accepted: inputs.messages.accept, ignored: inputs.messages.ignore, rejected: inputs.messages.reject },
     reports: { waiting: reports.own, delivered: reports.delivered, custody: reports.custody },
     apps

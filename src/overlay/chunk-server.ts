@@ -126,6 +126,8 @@ export interface ChunkServerStats {
   bytesServed: number
   /** Chunks sent. */
   chunksServed: number
+  /** Bitfields sent (answers to `have`): the chatter that keeps peers' views of each other fresh. */
+  bitfieldsServed: number
   /** Chunk bytes sent per remote peer id. */
   byPeer: Map<string, number>
   /** Requests answered `missing`. */
@@ -162,6 +164,7 @@ class DefaultChunkServer implements ChunkServer {
   #shutdown = new AbortController()
   #bytesServed = 0
   #chunksServed = 0
+  #bitfieldsServed = 0
   #missing = 0
   #streamsAborted = 0
   readonly #byPeer = new Map<string, number>()
@@ -223,6 +226,7 @@ class DefaultChunkServer implements ChunkServer {
     return {
       bytesServed: this.#bytesServed,
       chunksServed: this.#chunksServed,
+      bitfieldsServed: this.#bitfieldsServed,
       byPeer: new Map(this.#byPeer),
       missing: this.#missing,
       streamsAborted: this.#streamsAborted,
@@ -277,6 +281,7 @@ class DefaultChunkServer implements ChunkServer {
           const response = await answer
           await lp.write(encodeResponse(response), { signal: AbortSignal.any([AbortSignal.timeout(this.#idleTimeoutMs), this.#shutdown.signal]) })
           if (response.t === 'chunk') this.#count(peer, response.bytes.byteLength)
+          else if (response.t === 'have') this.#bitfieldsServed++
         }).catch((err: unknown) => {
           failure ??= err
           // Wakes a read waiting for the next request.

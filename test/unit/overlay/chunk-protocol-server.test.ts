@@ -104,6 +104,7 @@ describe('chunk server', () => {
     await handled
     const stats = server.stats()
     expect(stats.chunksServed).toBe(2)
+    expect(stats.bitfieldsServed).toBe(1)
     expect(stats.bytesServed).toBe(100 + 64 * 1024)
     expect(stats.byPeer.get(client.toString())).toBe(100 + 64 * 1024)
     expect(stats.missing).toBe(1)

@@ -10,7 +10,7 @@ function status (connectedPeers: number, announcedPeers?: number): NodeStatus {
     seed: false,
     connectedPeers,
     ...(announcedPeers === undefined ? {} : { announced: { at: 1, peers: announcedPeers } }),
-    uploaded: { bytes: 0, chunks: 0, byPeer: {} },
+    uploaded: { bytes: 0, chunks: 0, bitfields: 0, byPeer: {} },
     messages: { accepted: 0, ignored: 0, rejected: 0 },
     reports: { waiting: 0, delivered: 0, custody: 0 },
     apps: []
