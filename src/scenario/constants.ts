@@ -31,6 +31,9 @@ export const DEFAULT_GOSSIP_DELAY_MS = 500
  */
 export const DEFAULT_ELECTION_SETTLE_MS = 5_000
 
+/** Most cores a simulated shared host may have (timing.sharedHostCores): it is one machine, more is a typo. */
+export const MAX_SHARED_HOST_CORES = 1024
+
 /** Per-machine spread of transfer and test times, ± this fraction (seeded): machines are not identical. */
 export const DEFAULT_TIMING_JITTER = 0.1
 

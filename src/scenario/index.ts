@@ -41,4 +41,4 @@ export {
   RESULTS_FORMAT_VERSION, MACHINE_STATES, scenarioResultsSchema, planRunSchema, machineResultSchema, clusterResultSchema, runMetricsSchema, timelineEventSchema
 } from './results.ts'
 export type { ScenarioResults, PlanRun, MachineResult, ClusterResult, RunMetrics, TimelineEvent, MachineState } from './results.ts'
-export { TEST_SCRIPT_PATH, VERSION_FILE_PATH, PAYLOAD_PATH } from './constants.ts'
+export { MAX_SHARED_HOST_CORES, TEST_SCRIPT_PATH, VERSION_FILE_PATH, PAYLOAD_PATH } from './constants.ts'

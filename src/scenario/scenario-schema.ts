@@ -9,7 +9,7 @@ import type { ClusterRule, DefaultRule, PlanStyle, RolloutPlan } from '../releas
 import { APP_NAME_PATTERN } from '../trust/index.ts'
 import {
   DEFAULT_ELECTION_SETTLE_MS, DEFAULT_GOSSIP_DELAY_MS, DEFAULT_REPORT_DELAY_MS, DEFAULT_SCENARIO_TEST_TIMEOUT_MS,
-  DEFAULT_TEST_DURATION_MS, DEFAULT_TIMING_JITTER, DEFAULT_TRANSFER_BYTES_PER_SECOND, MAX_SCENARIO_RELEASES
+  DEFAULT_TEST_DURATION_MS, DEFAULT_TIMING_JITTER, DEFAULT_TRANSFER_BYTES_PER_SECOND, MAX_SCENARIO_RELEASES, MAX_SHARED_HOST_CORES
 } from './constants.ts'
 import { ScenarioInvalidError } from './errors.ts'
 
@@ -88,6 +88,13 @@ export interface TimingModel {
   electionSettleMs: number
   /** ± fraction of per-machine spread of transfer and test times. */
   jitter: number
+  /**
+   * Every machine runs on one host with this many cores, as in a local
+   * real run (SharedHost): downloads, tests and health checks running at
+   * once share them. Absent: each machine has a host of its own, as on
+   * the internet.
+   */
+  sharedHostCores?: number
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
@@ -205,7 +212,8 @@ const scenarioSchema = z.strictObject({
     reportDelay: duration.default(DEFAULT_REPORT_DELAY_MS),
     gossipDelay: duration.default(DEFAULT_GOSSIP_DELAY_MS),
     electionSettle: duration.default(DEFAULT_ELECTION_SETTLE_MS),
-    jitter: z.number('must be a fraction from 0 to 0.9').min(0, 'must be a fraction from 0 to 0.9').max(0.9, 'must be a fraction from 0 to 0.9').default(DEFAULT_TIMING_JITTER)
+    jitter: z.number('must be a fraction from 0 to 0.9').min(0, 'must be a fraction from 0 to 0.9').max(0.9, 'must be a fraction from 0 to 0.9').default(DEFAULT_TIMING_JITTER),
+    sharedHostCores: positiveInt(MAX_SHARED_HOST_CORES).optional()
   }).default({
     transferRate: DEFAULT_TRANSFER_BYTES_PER_SECOND,
     testDuration: DEFAULT_TEST_DURATION_MS,
@@ -358,7 +366,8 @@ function checkScenario (data: ScenarioFile, file: string, where: (path: Readonly
       reportDelayMs: data.timing.reportDelay,
       gossipDelayMs: data.timing.gossipDelay,
       electionSettleMs: data.timing.electionSettle,
-      jitter: data.timing.jitter
+      jitter: data.timing.jitter,
+      ...(data.timing.sharedHostCores === undefined ? {} : { sharedHostCores: data.timing.sharedHostCores })
     },
     source: file
   }

@@ -3,6 +3,7 @@ import { mkdir, rename, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
 import type { PlanStyle } from '../release/index.ts'
+import { MAX_SHARED_HOST_CORES } from './constants.ts'
 import { SimulationError } from './errors.ts'
 import { groundTruth, scenarioVersions } from './ground-truth.ts'
 import { machineCount, scaleScenario } from './population.ts'
@@ -24,6 +25,11 @@ export interface SimulateOptions {
   repetitions?: number
   /** Default: the scenario's; repetition i runs with seed + i. */
   seed?: number
+  /**
+   * Every machine runs on one host of this many cores (TimingModel
+   * sharedHostCores), 0 for none; default: the scenario's.
+   */
+  sharedHostCores?: number
   onProgress?: (event: SimulationProgress) => void
 }
 
@@ -105,7 +111,13 @@ async function runSimulation (
   if (!Number.isSafeInteger(machines) || machines < 1 || machines > MAX_SIMULATED_MACHINES) {
     throw new SimulationError(`the population must be 1 to ${MAX_SIMULATED_MACHINES} machines, not ${machines}`)
   }
-  const scenario = scaleScenario(original, machines)
+  const scaled = scaleScenario(original, machines)
+  const cores = options.sharedHostCores ?? scaled.timing.sharedHostCores ?? 0
+  if (!Number.isInteger(cores) || cores < 0 || cores > MAX_SHARED_HOST_CORES) {
+    throw new SimulationError(`a shared host has 0 (none) to ${MAX_SHARED_HOST_CORES} cores, not ${cores}`)
+  }
+  const { sharedHostCores: _, ...ownHosts } = scaled.timing
+  const scenario: Scenario = { ...scaled, timing: cores === 0 ? ownHosts : { ...ownHosts, sharedHostCores: cores } }
   const plans = options.plans ?? scenario.plans
   const repetitions = options.repetitions ?? scenario.repetitions
   const seed = options.seed ?? scenario.seed
@@ -124,6 +136,7 @@ async function runSimulation (
   if (scenario.network?.lossPercent !== undefined && scenario.network.lossPercent > 0) notes.push(`network loss of ${scenario.network.lossPercent}% is not modelled by the simulator`)
   if (scenario.network?.delayMs !== undefined) notes.push(`network delay of ${scenario.network.delayMs} ms added to the gossip delay`)
   if (scenario.network?.rateBytesPerSecond !== undefined) notes.push('network rate caps the per-machine transfer rate')
+  if (cores > 0) notes.push(`every machine shares one host of ${cores} cores, as in a local real run: downloads, tests and health checks running at once share them`)
   const header: Header = headerSchema.parse({
     v: RESULTS_FORMAT_VERSION,
     scenario: scenario.name,

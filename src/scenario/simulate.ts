@@ -10,6 +10,7 @@ import { lateJoinersOf, machineId, mulberry32, outagesOf, sampleIndices } from '
 import type { MachineState, PlanRun, TimelineEvent } from './results.ts'
 import { planFor } from './scenario-schema.ts'
 import type { Scenario } from './scenario-schema.ts'
+import { SharedHost } from './shared-host.ts'
 
 /**
  * The discrete-event simulator (`mirage scenario simulate`): the scenario's
@@ -73,8 +74,11 @@ const VENDOR = -2
 
 const K = {
   PUBLISH: 1, DELIVER: 2, JOIN: 3, KILL: 4, RESTART: 5, STEP: 6, DOWNLOAD_DONE: 7, TEST_DONE: 8, HEALTH_DONE: 9,
-  SHARED: 10, WAKE: 11, REPORT: 12, VENDOR_DOWN: 13, VENDOR_UP: 14, SYNC: 15
+  SHARED: 10, WAKE: 11, REPORT: 12, VENDOR_DOWN: 13, VENDOR_UP: 14, SYNC: 15, HOST: 16
 } as const
+
+/** What a machine is doing on the shared host (see SharedHost). */
+const A = { DOWNLOAD: 1, TEST: 2, HEALTH: 3 } as const
 
 /** Where a machine is with its current release. */
 const P = { IDLE: 0, SEEN: 1, WAITING: 2, DOWNLOADING: 3, STARVED: 4, TESTING: 5, INSTALLING: 6, BLOCKED: 7, DONE: 8 } as const
@@ -151,6 +155,12 @@ class PlanSimulation {
   readonly gossipMs: number
   readonly settleMs: number
   readonly outages = new Map<number, Array<{ atMs: number, downForMs: number }>>()
+  /** The one host every machine runs on (timing.sharedHostCores), or undefined: each machine has its own. */
+  readonly host: SharedHost | undefined
+  /** The activity (A) each machine runs on the shared host. */
+  readonly hostActivity: Uint8Array
+  /** Tags the latest HOST event; earlier ones are stale. */
+  hostEvent = 0
   gossipCount = 0
   vendorDown = 0
   vendorUploadBytes = 0
@@ -199,6 +209,8 @@ class PlanSimulation {
     this.gossipAtOnline = new Float64Array(n)
     this.random = mulberry32(input.seed)
     const { timing, network } = scenario
+    this.host = timing.sharedHostCores === undefined ? undefined : new SharedHost(timing.sharedHostCores)
+    this.hostActivity = new Uint8Array(this.host === undefined ? 0 : n)
     this.gossipMs = timing.gossipDelayMs + (network?.delayMs ?? 0)
     const startTimeout = planFor(scenario, input.plan).startTimeoutMs
     // Without staging nobody is elected, so nobody waits for an election (as the node).
@@ -297,6 +309,7 @@ class PlanSimulation {
       case K.DOWNLOAD_DONE: if (this.online[a] === 1 && this.gen[a] === b) this.downloadDone(a); return
       case K.TEST_DONE: if (this.online[a] === 1 && this.gen[a] === b) this.testDone(a); return
       case K.HEALTH_DONE: if (this.online[a] === 1 && this.gen[a] === b) this.healthDone(a); return
+      case K.HOST: if (b === this.hostEvent) this.hostDue(); return
       case K.SHARED: return this.applyShared(a, b)
       case K.WAKE: return this.wake(a)
       case K.REPORT: return this.report(a)
@@ -379,6 +392,7 @@ class PlanSimulation {
     }
     if (previous >= 0 && this.phase[m] !== P.DONE) {
       this.cutDownload(m)
+      this.hostStop(m)
       this.log(m, this.now, previous, S.superseded)
       bump(this.gen, m)
     }
@@ -405,6 +419,7 @@ class PlanSimulation {
   kill (m: number, downForMs: number): void {
     if (this.online[m] === 0) return
     this.cutDownload(m)
+    this.hostStop(m)
     const r = this.cur[m] as number
     const release = r >= 0 ? this.releases[r] as SimRelease : undefined
     // A machine that dies mid-test owes an outcome: its start now matters (rule 5, silence).
@@ -519,7 +534,7 @@ class PlanSimulation {
     this.phase[m] = P.DOWNLOADING
     this.segmentStart[m] = this.now
     this.drawSources(release, m, sources)
-    this.queue.push(this.now + (this.remaining[m] as number) / (this.rate[m] as number), K.DOWNLOAD_DONE, m, this.gen[m] as number)
+    this.after((this.remaining[m] as number) / (this.rate[m] as number), A.DOWNLOAD, m)
   }
 
   downloadDone (m: number): void {
@@ -533,7 +548,8 @@ class PlanSimulation {
   /** Credits the bytes of the transfer in flight to the sources drawn when it started, and keeps the progress (chunks are on disk). */
   cutDownload (m: number): void {
     if (this.phase[m] !== P.DOWNLOADING) return
-    const bytes = Math.min(this.remaining[m] as number, (this.now - (this.segmentStart[m] as number)) * (this.rate[m] as number))
+    const elapsed = this.host === undefined ? this.now - (this.segmentStart[m] as number) : this.hostStop(m)
+    const bytes = Math.min(this.remaining[m] as number, elapsed * (this.rate[m] as number))
     this.remaining[m] = (this.remaining[m] as number) - bytes < 1 ? 0 : (this.remaining[m] as number) - bytes
     bump(this.bytesIn, m, bytes)
     const base = m * SIMULATED_PARALLEL_SOURCES
@@ -576,7 +592,7 @@ class PlanSimulation {
       }
       this.phase[m] = P.TESTING
       this.log(m, this.now, release.index, S.testing)
-      this.queue.push(this.now + (this.testMs[m] as number), K.TEST_DONE, m, this.gen[m] as number)
+      this.after(this.testMs[m] as number, A.TEST, m)
       return
     }
     // The download took a while: the gate may have closed meanwhile (the node checks again).
@@ -588,7 +604,53 @@ class PlanSimulation {
     }
     this.phase[m] = P.INSTALLING
     this.log(m, this.now, release.index, S.installing)
-    this.queue.push(this.now + (this.testMs[m] as number), K.HEALTH_DONE, m, this.gen[m] as number)
+    this.after(this.testMs[m] as number, A.HEALTH, m)
+  }
+
+  // --- the time a step takes ----------------------------------------------
+
+  /** Ends activity `activity` of machine `m` after `ms` on a machine of its own, later on a busy shared host. */
+  after (ms: number, activity: number, m: number): void {
+    const host = this.host
+    if (host === undefined) {
+      const kind = activity === A.DOWNLOAD ? K.DOWNLOAD_DONE : activity === A.TEST ? K.TEST_DONE : K.HEALTH_DONE
+      this.queue.push(this.now + ms, kind, m, this.gen[m] as number)
+      return
+    }
+    host.start(m, ms, this.now)
+    this.hostActivity[m] = activity
+    this.scheduleHost()
+  }
+
+  /** Takes `m`'s activity off the shared host (if any); returns the work it got, in ms of a core to itself. */
+  hostStop (m: number): number {
+    const host = this.host
+    if (host === undefined || !host.has(m)) return 0
+    const work = host.stop(m, this.now)
+    this.scheduleHost()
+    return work
+  }
+
+  scheduleHost (): void {
+    const at = (this.host as SharedHost).nextEndAt()
+    this.hostEvent = (this.hostEvent + 1) | 0
+    if (at !== Infinity) this.queue.push(at, K.HOST, 0, this.hostEvent)
+  }
+
+  /** The shared host's next activities are done: each goes on as its own event would have. */
+  hostDue (): void {
+    const host = this.host as SharedHost
+    for (const m of host.due(this.now)) {
+      // Handling an earlier one may have ended this one (never today; cheap to be sure).
+      if (!host.has(m)) continue
+      const activity = this.hostActivity[m]
+      // A download's work is read by cutDownload (downloadDone); the others end here.
+      if (activity !== A.DOWNLOAD) this.hostStop(m)
+      if (activity === A.DOWNLOAD) this.downloadDone(m)
+      else if (activity === A.TEST) this.testDone(m)
+      else this.healthDone(m)
+    }
+    this.scheduleHost()
   }
 
   testDone (m: number): void {

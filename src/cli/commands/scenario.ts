@@ -1,6 +1,6 @@
 import { resolve, join } from 'node:path'
 import { PLAN_STYLES } from '../../release/index.ts'
-import { loadScenario, machineCount, resolveScenario, writeSimulation } from '../../scenario/index.ts'
+import { MAX_SHARED_HOST_CORES, loadScenario, machineCount, resolveScenario, writeSimulation } from '../../scenario/index.ts'
 import type { RunSummary, Scenario } from '../../scenario/index.ts'
 import { EXIT_FAILURE, EXIT_OK, integerOption, optionalString } from '../command.ts'
 import { compareCommand, reportCommand } from './scenario-report.ts'
@@ -61,9 +61,11 @@ export const scenarioSimulateCommand: Command = {
   summary: 'Simulate a scenario with the real rollout engine, at any scale, and write results.json.',
   description: 'A discrete-event simulation: the rollout engine decides, transfer, test, report and gossip times are modelled\n' +
     '(the scenario\'s `timing:`). --machines scales every cluster proportionally. Writes DIR/results.json (the same\n' +
-    'format as `scenario run`) and prints overhead and latency per plan style.',
+    'format as `scenario run`) and prints overhead and latency per plan style. To check a simulation against a real run\n' +
+    'on this machine (`scenario compare`), pass --host-cores with its cores: every machine then shares one host.',
   options: {
     machines: { type: 'string', valueName: 'N', description: 'scale the population to N machines in total' },
+    'host-cores': { type: 'string', valueName: 'N', description: 'every machine runs on one host of N cores, as in a local real run (default: the scenario\'s timing.sharedHostCores; 0: each machine its own host)' },
     out: { type: 'string', valueName: 'DIR', description: 'output directory (default ./mirage-results/<scenario>-<timestamp>/)' },
     plans: { type: 'string', valueName: 'a,b', description: `plan styles to compare (default: the scenario's): ${PLAN_STYLES.join(', ')}` },
     seed: { type: 'string', valueName: 'N', description: 'seed (default: the scenario\'s)' },
@@ -74,6 +76,7 @@ export const scenarioSimulateCommand: Command = {
   async run (args, io) {
     const path = 'scenario simulate'
     const machines = integerOption(args, 'machines', path, 1, 5_000_000)
+    const hostCores = integerOption(args, 'host-cores', path, 0, MAX_SHARED_HOST_CORES)
     const seed = integerOption(args, 'seed', path, 0, 2 ** 31 - 1)
     const repetitions = integerOption(args, 'repetitions', path, 1, 1000)
     const plans = plansOption(optionalString(args, 'plans'), path)
@@ -84,6 +87,7 @@ export const scenarioSimulateCommand: Command = {
       const json = args.values.json === true
       const { file, runs } = await writeSimulation(scenario, outDir, {
         ...(machines === undefined ? {} : { machines }),
+        ...(hostCores === undefined ? {} : { sharedHostCores: hostCores }),
         ...(seed === undefined ? {} : { seed }),
         ...(repetitions === undefined ? {} : { repetitions }),
         ...(plans === undefined ? {} : { plans }),

@@ -130,3 +130,57 @@ describe('simulator', () => {
   })
 })
 
+
+describe('simulator on one shared host (timing.sharedHostCores)', () => {
+  const small = parseScenario(SMALL, 'small.yaml')
+  const onHost = (scenario: Scenario, cores: number): Scenario => ({ ...scenario, timing: { ...scenario.timing, sharedHostCores: cores } })
+  const firstAt = (r: PlanRun, state: string): number => Math.min(...r.machines.flatMap(m => m.events.filter(e => e.state === state).map(e => e.at)))
+
+  it('with at least a core per machine, nothing ever waits: the same run as machines with hosts of their own', async () => {
+    for (const plan of ['staged', 'all-at-once'] as const) {
+      const own = await run(small, plan)
+      const shared = await run(onHost(small, 10), plan)
+      // The same timelines, to the millisecond the log rounds to (the host
+      // adds up work, not wall time, so floats may round the other way).
+      // Which holder a download's bytes are credited to may differ: the
+      // host's events for one instant are queued in another order, so
+      // sources are drawn in another order.
+      const states = (r: PlanRun) => r.machines.map(m => [m.id, m.role, m.finalVersion, m.exposedTo, m.events.map(e => [e.state, e.version])])
+      expect(states(shared)).toEqual(states(own))
+      const times = (r: PlanRun) => r.machines.flatMap(m => m.events.map(e => e.at))
+      const drift = times(shared).map((at, i) => Math.abs(at - (times(own)[i] ?? Number.NaN)))
+      expect(Math.max(...drift)).toBeLessThanOrEqual(1)
+      expect(shared.metrics.overhead).toBe(own.metrics.overhead)
+      expect(Math.abs((shared.metrics.latencyMs ?? Number.NaN) - (own.metrics.latencyMs ?? Number.NaN))).toBeLessThanOrEqual(1)
+    }
+  })
+
+  it('machines downloading and testing at once slow each other down; who is exposed does not change', async () => {
+    const own = await run(small, 'all-at-once')
+    const shared = await run(onHost(small, 1), 'all-at-once')
+    expect(shared.metrics.overhead).toBe(own.metrics.overhead)
+    expect(shared.metrics.neverWorking).toBe(0)
+    // Ten 64 KiB downloads at once on one core: the first test starts once the slowest share is done, about ten times later.
+    const alone = firstAt(own, 'testing') - firstAt(own, 'downloading')
+    const together = firstAt(shared, 'testing') - firstAt(shared, 'downloading')
+    expect(together).toBeGreaterThan(5 * alone)
+    expect(shared.metrics.latencyMs).toBeGreaterThan(own.metrics.latencyMs ?? Infinity)
+  })
+
+  it('a machine killed mid-download or mid-test gives its share of the host back, and the rollout completes', async () => {
+    const churn = `${SMALL}churn:\n  - { machines: 4, at: 300ms, downFor: 20s }\n  - { machines: 3, at: 2s, downFor: 5s }\n`
+    const shared = await run(onHost(parseScenario(churn), 2), 'all-at-once')
+    expect(shared.metrics.neverWorking).toBe(0)
+    expect(shared.machines.some(m => m.events.some(e => e.state === 'offline'))).toBe(true)
+  })
+
+  it('simulateScenario takes the host from its options (0: none) and says so in the notes', async () => {
+    const shared = await simulateScenario(small, { sharedHostCores: 1, plans: ['all-at-once'] })
+    expect(shared.notes.some(n => n.includes('one host of 1 cores'))).toBe(true)
+    const none = await simulateScenario(onHost(small, 1), { sharedHostCores: 0, plans: ['all-at-once'] })
+    expect(none.notes.some(n => n.includes('one host'))).toBe(false)
+    expect(none.runs[0]?.metrics).toEqual((await simulateScenario(small, { plans: ['all-at-once'] })).runs[0]?.metrics)
+    await expect(simulateScenario(small, { sharedHostCores: -1 })).rejects.toThrow(/0 \(none\) to 1024 cores/)
+    expect(() => parseScenario(`${SMALL}timing: { sharedHostCores: 0 }\n`, 'x.yaml')).toThrow(/sharedHostCores/)
+  })
+})
