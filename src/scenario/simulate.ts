@@ -41,6 +41,11 @@ import { SharedHost } from './shared-host.ts'
  *   source (vendor offline, no holder yet) a download waits.
  * - Test and health check: the scenario's test duration (jittered); the
  *   outcome is the ground truth (`breaksOn`, the real script's verdict).
+ * - Host: each machine has its own (the internet), or, with
+ *   timing.sharedHostCores, every machine runs on one host of that many
+ *   cores, as in a local real run: downloads, tests and health checks
+ *   running at once share its cores (SharedHost, processor sharing), so
+ *   the durations above are what each takes alone.
  * - Gossip: every message reaches every online machine after the gossip
  *   delay (plus the network delay, if the scenario sets one); a machine
  *   that was offline catches up on its return. Messages counted per machine
