@@ -10,10 +10,13 @@ import { digestToHex } from './content-id.ts'
 import type { ChunkPutOptions, ChunkStore } from './chunk-store.ts'
 
 /**
- * Chunk bytes remembered per store: the last eight default-size (1 MiB)
- * chunks, a few seconds of downloading at the rates the benchmarks see.
+ * Chunk bytes remembered per store: the last four default-size (1 MiB)
+ * chunks, a few seconds of downloading at the rates bench/overlay.bench.ts
+ * sees, by which time peers have learned of them (a held `have` answers
+ * within HAVE_SPREAD_MS). Every node pays it once it has downloaded that
+ * much, so it stays small: 50 in-process machines hold 200 MiB of it.
  */
-export const DEFAULT_RECENT_CHUNK_BYTES = 8 * 1024 * 1024
+export const DEFAULT_RECENT_CHUNK_BYTES = 4 * 1024 * 1024
 
 /** Wraps `store`; `get` answers the chunks stored through it last, up to `maxBytes`, from memory. */
 export function withRecentChunks (store: ChunkStore, maxBytes = DEFAULT_RECENT_CHUNK_BYTES): ChunkStore {
