@@ -70,11 +70,14 @@ export class AppGossip {
   }
 
   /** Publishes a signed envelope; a swarm with no subscriber yet is fine (sync catches up). */
-  async publish (app: string, kind: TopicKind, envelope: Uint8Array): Promise<void> {
+  /** Publishes on the app's topic; resolves to how many peers it went to directly (0 if publishing failed). */
+  async publish (app: string, kind: TopicKind, envelope: Uint8Array): Promise<number> {
     try {
-      await this.#libp2p.services.pubsub.publish(topicName(app, kind), envelope)
+      const { recipients } = await this.#libp2p.services.pubsub.publish(topicName(app, kind), envelope)
+      return recipients.length
     } catch (err) {
       log('publishing on %s failed: %e', topicName(app, kind), err)
+      return 0
     }
   }
 

@@ -9,7 +9,7 @@ export { loadNodeConfig, parseNodeConfig, DEFAULT_ANNOUNCE_INTERVAL_MS, DEFAULT_
 export type { NodeConfig, AppConfig } from './config.ts'
 export { ConfigError, ControlError } from './errors.ts'
 export { startMirageNode } from './mirage-node.ts'
-export { swarmGrewSinceAnnounce } from './membership.ts'
+export { GOSSIP_SPREAD_REACH, gossipAgainOnGrowth, swarmGrewSinceAnnounce } from './membership.ts'
 export type { MirageNode, MirageNodeInit } from './mirage-node.ts'
 export { callControl, controlSocketPath, openControlStream } from './control-server.ts'
 export {

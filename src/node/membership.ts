@@ -52,6 +52,27 @@ const ELECTABLE_ROLES = ['auto', 'representative'] as const satisfies readonly M
 export const MAX_PROVIDERS_PER_LOOKUP = 1_000
 
 /**
+ * Peers a gossiped announcement must have gone to directly for a growth
+ * round to skip gossiping it again: gossipsub's mesh degree (D, 6 by
+ * default). From that many neighbours it floods the connected swarm, and
+ * peers that connect later catch up through sync (PROTOCOL.md §9.5), so
+ * only the DHT record, which may sit away from the peers now closest to
+ * the key, needs renewing when the swarm grows.
+ */
+export const GOSSIP_SPREAD_REACH = 6
+
+/**
+ * Whether a growth round gossips the announcement again, given how many
+ * peers the last gossip went to (undefined: not known, or none sent yet).
+ * Every member validates and stores each gossiped announcement: with a
+ * round per doubling of connections, a 200-machine swarm forming checked
+ * about six signatures per member per machine instead of one.
+ */
+export function gossipAgainOnGrowth (lastReach: number | undefined): boolean {
+  return lastReach === undefined || lastReach < GOSSIP_SPREAD_REACH
+}
+
+/**
  * Whether a node that began its last announcement round with `peersAtAnnounce`
  * connections and now has `peersNow` announces again: its swarm has at least
  * doubled since, so its provider record may sit away from the peers closest
@@ -91,9 +112,11 @@ export interface MembershipInit {
   onMember(member: MemberSeen): void
   /**
    * Gossips this node's signed announcement of `own` (PROTOCOL.md §9.5),
-   * with every DHT announcement: peers then know the member without a walk.
+   * with every DHT announcement but those of growth rounds once it has
+   * spread (gossipAgainOnGrowth): peers then know the member without a
+   * walk. Resolves to how many peers it went to directly.
    */
-  publishAnnouncement?(own: OwnMembership): Promise<void>
+  publishAnnouncement?(own: OwnMembership): Promise<number>
 }
 
 /**
@@ -116,6 +139,8 @@ export class Membership {
   #peersAtAnnounce = -1
   #lastAnnounce?: { at: number, peers: number }
   #growthTimer?: NodeJS.Timeout
+  /** Peers the last gossiped announcement of each app went to directly. */
+  readonly #gossipReach = new Map<string, number>()
   #announcing = false
 
   constructor (init: MembershipInit) {
@@ -133,7 +158,7 @@ export class Membership {
     // again whenever the node's connections have doubled since.
     this.#growthTimer = setInterval(() => {
       const peers = this.#init.libp2p.getConnections().length
-      if (this.#peersAtAnnounce >= 0 && swarmGrewSinceAnnounce(this.#peersAtAnnounce, peers)) void this.#announceAll()
+      if (this.#peersAtAnnounce >= 0 && swarmGrewSinceAnnounce(this.#peersAtAnnounce, peers)) void this.#announceAll('growth')
     }, GROWTH_CHECK_MS)
   }
 
@@ -366,26 +391,33 @@ export class Membership {
     return fresh
   }
 
-  async #announceAll (): Promise<void> {
+  async #announceAll (round: 'full' | 'growth' = 'full'): Promise<void> {
     if (this.#announcing) return
     this.#announcing = true
     const peers = this.#init.libp2p.getConnections().length
     this.#peersAtAnnounce = peers
     try {
       // Only a round in which some announcement went out counts as one.
-      if (await this.#announceEach() && !this.#stopping.signal.aborted) this.#lastAnnounce = { at: Date.now(), peers }
+      if (await this.#announceEach(round) && !this.#stopping.signal.aborted) this.#lastAnnounce = { at: Date.now(), peers }
     } finally {
       this.#announcing = false
     }
   }
 
   /** Announces every app's membership; whether any announcement went out. */
-  async #announceEach (): Promise<boolean> {
+  async #announceEach (round: 'full' | 'growth'): Promise<boolean> {
     let any = false
     for (const own of this.#init.own) {
       // The gossip first: it is one message, and reaches every subscriber
       // at once, while the DHT announcement is a walk.
-      await this.#init.publishAnnouncement?.(own).catch((err: unknown) => { log('gossiping %s/%s failed: %e', own.app, own.clusterId, err) })
+      if (this.#init.publishAnnouncement !== undefined && (round === 'full' || gossipAgainOnGrowth(this.#gossipReach.get(own.app)))) {
+        try {
+          this.#gossipReach.set(own.app, await this.#init.publishAnnouncement(own))
+        } catch (err) {
+          this.#gossipReach.delete(own.app)
+          log('gossiping %s/%s failed: %e', own.app, own.clusterId, err)
+        }
+      }
       try {
         await this.#init.libp2p.contentRouting.provide(await membershipKeyCid(own.app, own.clusterId, own.role), { signal: this.#stopping.signal })
         if (!this.#announcedAt.has(own.app)) this.#announcedAt.set(own.app, Date.now())

@@ -141,11 +141,11 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       own: Object.entries(config.apps).map(([app, c]) => ({ app, clusterId: clusterOf.get(app) ?? '', role: c.role })),
       announceIntervalMs: config.announceIntervalMs,
       onMember: member => rollouts.get(member.app)?.memberSeen(member),
-      publishAnnouncement: async own => {
+      publishAnnouncement: async (own): Promise<number> => {
         const envelope = await sealEnvelope(SIGNATURE_DOMAINS.member, encodeMemberAnnouncement({ v: 1, ...own, at: Date.now() }), privateKey)
         // Through intake like any announcement: stored with its envelope, so sync hands it on.
         await intake.take('member', envelope, own.app)
-        await appGossip.publish(own.app, 'outcomes', envelope)
+        return await appGossip.publish(own.app, 'outcomes', envelope)
       }
     })
 
