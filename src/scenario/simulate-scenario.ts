@@ -136,7 +136,7 @@ async function runSimulation (
   if (scenario.network?.lossPercent !== undefined && scenario.network.lossPercent > 0) notes.push(`network loss of ${scenario.network.lossPercent}% is not modelled by the simulator`)
   if (scenario.network?.delayMs !== undefined) notes.push(`network delay of ${scenario.network.delayMs} ms added to the gossip delay`)
   if (scenario.network?.rateBytesPerSecond !== undefined) notes.push('network rate caps the per-machine transfer rate')
-  if (cores > 0) notes.push(`every machine shares one host of ${cores} cores, as in a local real run: downloads, tests and health checks running at once share them`)
+  if (cores > 0) notes.push(`every machine shares one host of ${cores} core${cores === 1 ? '' : 's'}, as in a local real run: downloads, tests and health checks running at once share it`)
   const header: Header = headerSchema.parse({
     v: RESULTS_FORMAT_VERSION,
     scenario: scenario.name,

@@ -649,10 +649,13 @@ class PlanSimulation {
       // Handling an earlier one may have ended this one (never today; cheap to be sure).
       if (!host.has(m)) continue
       const activity = this.hostActivity[m]
-      // A download's work is read by cutDownload (downloadDone); the others end here.
-      if (activity !== A.DOWNLOAD) this.hostStop(m)
-      if (activity === A.DOWNLOAD) this.downloadDone(m)
-      else if (activity === A.TEST) this.testDone(m)
+      // A download leaves the host in cutDownload, which reads its work.
+      if (activity === A.DOWNLOAD) {
+        this.downloadDone(m)
+        continue
+      }
+      this.hostStop(m)
+      if (activity === A.TEST) this.testDone(m)
       else this.healthDone(m)
     }
     this.scheduleHost()

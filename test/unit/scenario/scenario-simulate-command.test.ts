@@ -30,7 +30,7 @@ describe('scenario simulate --host-cores', () => {
     }
     const own = await latency([], 'own')
     const shared = await latency(['--host-cores', '1'], 'shared')
-    expect(shared.notes.some(n => n.includes('one host of 1 cores'))).toBe(true)
+    expect(shared.notes.some(n => n.includes('one host of 1 core,'))).toBe(true)
     expect(own.notes.some(n => n.includes('one host'))).toBe(false)
     expect(shared.latencyMs).toBeGreaterThan(own.latencyMs)
   })

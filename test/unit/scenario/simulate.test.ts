@@ -176,7 +176,7 @@ describe('simulator on one shared host (timing.sharedHostCores)', () => {
 
   it('simulateScenario takes the host from its options (0: none) and says so in the notes', async () => {
     const shared = await simulateScenario(small, { sharedHostCores: 1, plans: ['all-at-once'] })
-    expect(shared.notes.some(n => n.includes('one host of 1 cores'))).toBe(true)
+    expect(shared.notes.some(n => n.includes('one host of 1 core,'))).toBe(true)
     const none = await simulateScenario(onHost(small, 1), { sharedHostCores: 0, plans: ['all-at-once'] })
     expect(none.notes.some(n => n.includes('one host'))).toBe(false)
     expect(none.runs[0]?.metrics).toEqual((await simulateScenario(small, { plans: ['all-at-once'] })).runs[0]?.metrics)
