@@ -6,6 +6,7 @@
  * were verified on the way in), which `get` on the disk store repeats for
  * every request.
  */
+import { ChunkLru } from './chunk-lru.ts'
 import { digestToHex } from './content-id.ts'
 import type { ChunkPutOptions, ChunkStore } from './chunk-store.ts'
 
@@ -25,14 +26,12 @@ export function withRecentChunks (store: ChunkStore, maxBytes = DEFAULT_RECENT_C
 
 class RecentChunks implements ChunkStore {
   readonly #store: ChunkStore
-  readonly #maxBytes: number
-  /** Verified bytes by hex digest, least recently stored or read first. */
-  readonly #recent = new Map<string, Uint8Array>()
-  #bytes = 0
+  /** Verified bytes by hex digest. */
+  readonly #recent: ChunkLru
 
   constructor (store: ChunkStore, maxBytes: number) {
     this.#store = store
-    this.#maxBytes = maxBytes
+    this.#recent = new ChunkLru(maxBytes)
   }
 
   get dir (): string {
@@ -42,22 +41,17 @@ class RecentChunks implements ChunkStore {
   async put (digest: Uint8Array, bytes: Uint8Array, options?: ChunkPutOptions): Promise<void> {
     // Remembered only once stored, so nothing is served that put refused.
     await this.#store.put(digest, bytes, options)
-    this.#remember(digestToHex(digest), bytes)
+    this.#recent.set(digestToHex(digest), bytes)
   }
 
   async add (bytes: Uint8Array): Promise<Uint8Array> {
     const digest = await this.#store.add(bytes)
-    this.#remember(digestToHex(digest), bytes)
+    this.#recent.set(digestToHex(digest), bytes)
     return digest
   }
 
   async get (digest: Uint8Array): Promise<Uint8Array> {
-    const key = digestToHex(digest)
-    const bytes = this.#recent.get(key)
-    if (bytes === undefined) return await this.#store.get(digest)
-    this.#recent.delete(key)
-    this.#recent.set(key, bytes)
-    return bytes
+    return this.#recent.get(digestToHex(digest)) ?? await this.#store.get(digest)
   }
 
   async has (digest: Uint8Array): Promise<boolean> {
@@ -69,26 +63,7 @@ class RecentChunks implements ChunkStore {
   }
 
   async delete (digest: Uint8Array): Promise<void> {
-    this.#forget(digestToHex(digest))
+    this.#recent.delete(digestToHex(digest))
     await this.#store.delete(digest)
-  }
-
-  #remember (key: string, bytes: Uint8Array): void {
-    if (bytes.byteLength > this.#maxBytes) return
-    this.#forget(key)
-    this.#recent.set(key, bytes)
-    this.#bytes += bytes.byteLength
-    for (const [oldest, old] of this.#recent) {
-      if (this.#bytes <= this.#maxBytes) break
-      this.#recent.delete(oldest)
-      this.#bytes -= old.byteLength
-    }
-  }
-
-  #forget (key: string): void {
-    const old = this.#recent.get(key)
-    if (old === undefined) return
-    this.#recent.delete(key)
-    this.#bytes -= old.byteLength
   }
 }

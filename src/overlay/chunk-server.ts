@@ -12,7 +12,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { logger } from '@libp2p/logger'
 import { lpStream } from '@libp2p/utils'
-import { digestToHex, expectedChunkLength } from '../content/index.ts'
+import { ChunkLru, digestToHex, expectedChunkLength } from '../content/index.ts'
 import type { ArtifactLayout, ChunkStore } from '../content/index.ts'
 import {
   CHUNKS_PROTOCOL, HAVE_HOLD_MS, MAX_REQUEST_FRAME_BYTES, bitfieldOf, countBits, decodeRequest, encodeResponse
@@ -168,10 +168,8 @@ class DefaultChunkServer implements ChunkServer {
   #missing = 0
   #streamsAborted = 0
   readonly #byPeer = new Map<string, number>()
-  readonly #cacheBytes: number
-  /** Verified chunks by hex digest, least recently used first. */
-  readonly #cache = new Map<string, Uint8Array>()
-  #cached = 0
+  /** Verified chunks by hex digest. */
+  readonly #cache: ChunkLru
   /** Reads in progress, so concurrent requests for one chunk read it once. */
   readonly #reading = new Map<string, Promise<Uint8Array>>()
 
@@ -184,7 +182,7 @@ class DefaultChunkServer implements ChunkServer {
       : undefined)
     this.#maxInboundStreams = init.maxInboundStreams ?? DEFAULT_MAX_INBOUND_CHUNK_STREAMS
     this.#idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_SERVER_IDLE_TIMEOUT_MS
-    this.#cacheBytes = init.cacheBytes ?? DEFAULT_SERVE_CACHE_BYTES
+    this.#cache = new ChunkLru(init.cacheBytes ?? DEFAULT_SERVE_CACHE_BYTES)
     this.#haveHoldMs = Math.min(init.haveHoldMs ?? HAVE_HOLD_MS, HAVE_HOLD_MS)
     this.#onStream = (stream, connection) => this.#handle(stream, connection)
   }
@@ -210,7 +208,6 @@ class DefaultChunkServer implements ChunkServer {
     if (this.#status !== 'started') return
     this.#status = 'stopping'
     this.#cache.clear()
-    this.#cached = 0
     try {
       await this.#registrar.unhandle(CHUNKS_PROTOCOL)
     } finally {
@@ -359,29 +356,15 @@ class DefaultChunkServer implements ChunkServer {
    * reads and re-hashes (≈ 1 ms of CPU per MiB, measured).
    */
   async #read (store: ChunkStore, digest: Uint8Array): Promise<Uint8Array> {
-    if (this.#cacheBytes <= 0) return store.get(digest)
+    if (this.#cache.maxBytes <= 0) return store.get(digest)
     const key = digestToHex(digest)
     const cached = this.#cache.get(key)
-    if (cached !== undefined) {
-      // Most recently used last.
-      this.#cache.delete(key)
-      this.#cache.set(key, cached)
-      return cached
-    }
+    if (cached !== undefined) return cached
     let reading = this.#reading.get(key)
     if (reading === undefined) {
       reading = store.get(digest)
       this.#reading.set(key, reading)
-      reading.then((bytes) => {
-        if (bytes.byteLength > this.#cacheBytes) return
-        this.#cache.set(key, bytes)
-        this.#cached += bytes.byteLength
-        for (const [oldest, old] of this.#cache) {
-          if (this.#cached <= this.#cacheBytes) break
-          this.#cache.delete(oldest)
-          this.#cached -= old.byteLength
-        }
-      }, () => {}).finally(() => { this.#reading.delete(key) })
+      reading.then((bytes) => { this.#cache.set(key, bytes) }, () => {}).finally(() => { this.#reading.delete(key) })
     }
     return reading
   }

@@ -62,24 +62,21 @@ describe('announcement rounds as the swarm grows', () => {
       await vi.waitFor(() => { expect(provides).toBe(n) })
       await vi.waitFor(() => { expect(membership.lastAnnounce?.peers).toBe(connections) })
     }
+    const growTo = async (peers: number, round: number): Promise<void> => {
+      connections = peers
+      await vi.advanceTimersByTimeAsync(GROWTH_CHECK_MS)
+      await roundsDone(round)
+    }
     try {
       await membership.start()
       await roundsDone(1)
       // 1 → 2 connections: the first gossip reached nobody, so it goes again.
-      connections = 2
-      await vi.advanceTimersByTimeAsync(GROWTH_CHECK_MS)
-      await roundsDone(2)
+      await growTo(2, 2)
       // 2 → 8: it reached one peer, so again; this one reaches seven.
-      connections = 8
-      await vi.advanceTimersByTimeAsync(GROWTH_CHECK_MS)
-      await roundsDone(3)
+      await growTo(8, 3)
       // 8 → 16 → 32: the DHT record is renewed each time, the gossip is not.
-      connections = 16
-      await vi.advanceTimersByTimeAsync(GROWTH_CHECK_MS)
-      await roundsDone(4)
-      connections = 32
-      await vi.advanceTimersByTimeAsync(GROWTH_CHECK_MS)
-      await roundsDone(5)
+      await growTo(16, 4)
+      await growTo(32, 5)
       expect(reaches).toEqual([0, 1, 7])
       // A full round (the periodic refresh, or a move to another cluster) gossips whatever the reach.
       await membership.moveTo('webshop', 'B')

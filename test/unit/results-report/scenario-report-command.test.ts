@@ -2,20 +2,13 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { parseCommandArgs } from '../../../src/cli/command.ts'
 import { compareCommand, reportCommand } from '../../../src/cli/commands/scenario-report.ts'
 import { chartsIn } from './chart-markup.ts'
 import { makeResults } from './fixtures.ts'
-import type { CliIo, Command } from '../../../src/cli/command.ts'
+import type { Command } from '../../../src/cli/command.ts'
+import { runCommand } from '../../helpers/run-command.ts'
 
-/** Runs a command as `main` would after finding it, with captured output. */
-async function run (command: Command, argv: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const io: CliIo = { stdout: { write: (t: string) => { stdout += t } }, stderr: { write: (t: string) => { stderr += t } }, signal: new AbortController().signal }
-  const code = await command.run(parseCommandArgs(command, `scenario ${command.name}`, argv), io)
-  return { code, stdout, stderr }
-}
+const run = async (command: Command, argv: string[]): Promise<{ code: number, stdout: string, stderr: string }> => runCommand(command, `scenario ${command.name}`, argv)
 
 describe('scenario report and compare commands', () => {
   let dir = ''

@@ -2,17 +2,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { parseCommandArgs } from '../../../src/cli/command.ts'
 import { scenarioSimulateCommand } from '../../../src/cli/commands/scenario.ts'
-import type { CliIo } from '../../../src/cli/command.ts'
+import { runCommand } from '../../helpers/run-command.ts'
 import { SMALL } from './small-scenario.ts'
 
-async function simulate (argv: string[]): Promise<{ code: number, stdout: string }> {
-  let stdout = ''
-  const io: CliIo = { stdout: { write: (t: string) => { stdout += t } }, stderr: { write: () => {} }, signal: new AbortController().signal }
-  const code = await scenarioSimulateCommand.run(parseCommandArgs(scenarioSimulateCommand, 'scenario simulate', argv), io)
-  return { code, stdout }
-}
+const simulate = async (argv: string[]): Promise<{ code: number, stdout: string }> => runCommand(scenarioSimulateCommand, 'scenario simulate', argv)
 
 describe('scenario simulate --host-cores', () => {
   let dir = ''
