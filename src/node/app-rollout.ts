@@ -313,6 +313,19 @@ export class AppRollout {
     return out.sort((a, b) => b.release.manifest.sequence - a.release.manifest.sequence)
   }
 
+  /**
+   * This machine's state for every release of the app, newest first: the
+   * part of `status` a scenario runner polls, without evaluating the engine.
+   */
+  async progress (): Promise<Array<{ version: string, state: RolloutStateName }>> {
+    const out = []
+    for (const [id, entry] of this.#entries) {
+      const record = await this.#record(id)
+      out.push({ sequence: entry.release.manifest.sequence, version: entry.release.manifest.version, state: record?.state ?? 'seen' })
+    }
+    return out.sort((a, b) => b.sequence - a.sequence).map(({ version, state }) => ({ version, state }))
+  }
+
   #applyToAll (event: RolloutEvent): void {
     for (const events of this.#building.values()) events.push(event)
     for (const entry of this.#entries.values()) entry.state = applyEvent(entry.state, event)

@@ -50,6 +50,8 @@ async function preparePrivateSocketDir (dir: string): Promise<void> {
 
 export interface ControlHandlers {
   status(): Promise<unknown>
+  /** The small part of the status a scenario runner polls (`GET /progress`). */
+  progress?(): Promise<unknown>
   /** Seeds only: takes a further release directory without a restart. */
   addRelease?(dir: string): Promise<unknown>
   /**
@@ -88,6 +90,8 @@ export async function startControlServer (dataDir: string, handlers: ControlHand
           const url = new URL(req.url ?? '/', 'http://control.invalid')
           if (req.method === 'GET' && req.url === '/status') {
             reply(200, await handlers.status())
+          } else if (req.method === 'GET' && req.url === '/progress' && handlers.progress !== undefined) {
+            reply(200, await handlers.progress())
           } else if (req.method === 'POST' && req.url === '/releases' && handlers.addRelease !== undefined) {
             const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { dir?: unknown }
             if (typeof body.dir !== 'string') return reply(400, { error: 'body must be {"dir": "<release dir>"}' })

@@ -18,5 +18,5 @@ export {
 export type { CensusCollector, CensusCollectorInit, CensusCollectorComponents, CensusCollectorStats, CensusEntry } from './census-collector.ts'
 export { createCensusReporter, censusApps, DEFAULT_CENSUS_INTERVAL_MS, DEFAULT_CENSUS_CHECK_INTERVAL_MS } from './census-reporter.ts'
 export type { CensusApp, CensusReporter, CensusReporterInit, CensusReporterComponents, CensusReportEvent } from './census-reporter.ts'
-export type { NodeStatus, AppStatus, ReleaseStatus, ClusterStatus } from './node-status.ts'
+export type { NodeProgress, NodeStatus, AppStatus, ReleaseStatus, ClusterStatus } from './node-status.ts'
 export { PEER_KEY_FILE } from './identity.ts'

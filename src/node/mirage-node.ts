@@ -28,14 +28,14 @@ import { MEMBER_ANNOUNCEMENT_MAX_AGE_MS, MessageIntake } from './message-intake.
 import { PeerSync } from './peer-sync.ts'
 import { ReportOutbox, reportIdOf } from './report-outbox.ts'
 import { importReleaseDir } from './seed-release.ts'
-import { buildNodeStatus } from './node-status.ts'
+import { buildNodeProgress, buildNodeStatus } from './node-status.ts'
 import type { ChunkStore } from '../content/index.ts'
 import type { OverlayLibp2p, Override, SyncItem, SyncRequest } from '../overlay/index.ts'
 import type { VerifiedRelease } from '../release/index.ts'
 import type { Store } from '../store/index.ts'
 import type { TrustedVendorKeys } from '../trust/index.ts'
 import type { NodeConfig } from './config.ts'
-import type { NodeStatus } from './node-status.ts'
+import type { NodeProgress, NodeStatus } from './node-status.ts'
 import type { Ed25519PrivateKey, PeerId } from '@libp2p/interface'
 import type { CID } from 'multiformats/cid'
 
@@ -87,6 +87,8 @@ export interface MirageNode {
   readonly libp2p: OverlayLibp2p
   multiaddrs(): string[]
   status(): Promise<NodeStatus>
+  /** Each release's state and little else: what a scenario runner polls (see NodeProgress). */
+  progress(): Promise<NodeProgress>
   /** Seeds only: serves and announces one more release directory. */
   seedRelease(dir: string): Promise<VerifiedRelease>
   /** Seeds a vendor-signed cluster map file (from `mirage vendor cluster`); only a seed. */
@@ -493,8 +495,10 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
     }
 
     const status = async (): Promise<NodeStatus> => buildNodeStatus({ libp2p, config, rollouts, store, chunkServer, seed: init.seed !== undefined, reports: async () => outbox.pending(), messages: intake.counts, membersFromPeers: app => peerSync.membersSynced(app), ...(membership.lastAnnounce === undefined ? {} : { lastAnnounce: membership.lastAnnounce }) })
+    const progress = async (): Promise<NodeProgress> => buildNodeProgress({ libp2p, rollouts, reportsWaiting: async () => (await outbox.pending()).own, ...(membership.lastAnnounce === undefined ? {} : { lastAnnounce: membership.lastAnnounce }) })
     const control = await startControlServer(config.dataDir, {
       status,
+      progress,
       ...(init.seed === undefined
         ? {}
         : {
@@ -512,6 +516,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
       libp2p,
       multiaddrs: () => libp2p.getMultiaddrs().map(ma => ma.toString()),
       status,
+      progress,
       seedRelease,
       seedClusterMap,
       seedOverride,

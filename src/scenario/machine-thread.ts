@@ -31,6 +31,10 @@ async function serve (call: ThreadCall): Promise<unknown> {
       // The same plain data a machine process sends over its control socket.
       return node === undefined ? undefined : JSON.parse(JSON.stringify(await node.status()))
     }
+    case 'progress': {
+      // Plain data already (no class instances), so no JSON round trip.
+      return await nodes.get(call.machine)?.progress()
+    }
   }
 }
 

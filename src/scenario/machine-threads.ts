@@ -8,7 +8,7 @@
  */
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
-import type { NodeConfig, NodeStatus } from '../node/index.ts'
+import type { NodeConfig, NodeProgress, NodeStatus } from '../node/index.ts'
 
 const THREAD_ENTRY = new URL('./machine-thread.ts', import.meta.url)
 
@@ -22,6 +22,7 @@ export type ThreadCall = { id: number } & (
   | { op: 'start', machine: string, config: NodeConfig }
   | { op: 'stop', machine: string }
   | { op: 'status', machine: string }
+  | { op: 'progress', machine: string }
 )
 
 /** A thread's answer to one call. */
@@ -79,6 +80,13 @@ export class MachineThreads {
     const thread = this.#where.get(machine)
     if (thread === undefined) return undefined
     return await this.#call(thread, { op: 'status', machine }) as NodeStatus | undefined
+  }
+
+  /** The machine's progress (NodeProgress), or undefined if it is not running here. */
+  async progress (machine: string): Promise<NodeProgress | undefined> {
+    const thread = this.#where.get(machine)
+    if (thread === undefined) return undefined
+    return await this.#call(thread, { op: 'progress', machine }) as NodeProgress | undefined
   }
 
   /** Which of the pool's threads (by the worker's threadId) hosts the machine. */

@@ -160,7 +160,7 @@ async function runPlan (
     const atStart = [...machines.values()].filter(m => m.spec.joinAt === 0)
     await Promise.all(atStart.map(async m => swarm.start(m)))
     options.signal?.throwIfAborted()
-    const formation = await awaitSwarmFormation(atStart.map(m => m.id), async id => swarm.status(id), {
+    const formation = await awaitSwarmFormation(atStart.map(m => m.id), async id => swarm.progress(id), {
       timeoutMs: formationTimeoutMs(atStart.length),
       ...(options.signal === undefined ? {} : { signal: options.signal })
     })
@@ -238,7 +238,7 @@ async function runPlan (
       }
 
       // Where everyone stands: progress, and whether the run has settled.
-      const statuses = await Promise.all([...machines.values()].map(async m => ({ m, status: await swarm.status(m.id) })))
+      const statuses = await Promise.all([...machines.values()].map(async m => ({ m, status: await swarm.progress(m.id) })))
       const byCluster: Record<string, Record<string, number>> = {}
       let resting = true
       const fingerprint: string[] = []

@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
 import { callControl, DEFAULT_ANNOUNCE_INTERVAL_MS, DEFAULT_MAX_CONNECTIONS, startMirageNode } from '../node/index.ts'
-import type { AppConfig, MirageNode, NodeConfig, NodeStatus } from '../node/index.ts'
+import type { AppConfig, MirageNode, NodeConfig, NodeProgress, NodeStatus } from '../node/index.ts'
 import type { VendorDir } from '../vendor/index.ts'
 import { MachineThreads, defaultMachineThreads } from './machine-threads.ts'
 
@@ -174,15 +174,25 @@ export class ScenarioSwarm {
 
   /** A running machine's status, or undefined if it is stopped or does not answer. */
   async status (id: string): Promise<NodeStatus | undefined> {
+    return await this.#ask(id, 'status', node => node.status(), async threads => threads.status(id)) as NodeStatus | undefined
+  }
+
+  /** A running machine's progress (what the runner polls), or undefined if it is stopped or does not answer. */
+  async progress (id: string): Promise<NodeProgress | undefined> {
+    return await this.#ask(id, 'progress', node => node.progress(), async threads => threads.progress(id)) as NodeProgress | undefined
+  }
+
+  /** Asks a machine wherever it runs: its node object, its thread, or its process's control socket (`GET /<what>`). */
+  async #ask (id: string, what: 'status' | 'progress', local: (node: MirageNode) => Promise<unknown>, threaded: (threads: MachineThreads) => Promise<unknown>): Promise<unknown> {
     const running = this.#running.get(id)
     const machine = this.#machines.get(id)
     if (running === undefined || machine === undefined) return undefined
     try {
-      if (running.node !== undefined) return await running.node.status()
-      if (running.threaded === true) return await this.#threads?.status(id)
-      return await callControl(join(machine.dir, 'data'), 'GET', '/status') as NodeStatus
+      if (running.node !== undefined) return await local(running.node)
+      if (running.threaded === true) return this.#threads === undefined ? undefined : await threaded(this.#threads)
+      return await callControl(join(machine.dir, 'data'), 'GET', `/${what}`)
     } catch (err) {
-      log('status of %s failed: %e', id, err)
+      log('%s of %s failed: %e', what, id, err)
       return undefined
     }
   }

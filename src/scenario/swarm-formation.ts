@@ -8,7 +8,7 @@
  * issue 6 notes).
  */
 import { swarmGrewSinceAnnounce } from '../node/index.ts'
-import type { NodeStatus } from '../node/index.ts'
+import type { NodeProgress } from '../node/index.ts'
 
 /** How often the runner asks the machines whether the swarm has formed. */
 export const FORMATION_POLL_MS = 1_000
@@ -29,7 +29,7 @@ export function formationTimeoutMs (machines: number): number {
  * since to make it announce again (the node's own rule,
  * `swarmGrewSinceAnnounce`). A machine that has not answered is not formed.
  */
-export function machineFormed (status: NodeStatus | undefined): boolean {
+export function machineFormed (status: Pick<NodeProgress, 'connectedPeers' | 'announced'> | undefined): boolean {
   if (status === undefined || status.connectedPeers === 0) return false
   const announced = status.announced
   return announced !== undefined && !swarmGrewSinceAnnounce(announced.peers, status.connectedPeers)
@@ -49,7 +49,7 @@ export interface FormationResult {
  */
 export async function awaitSwarmFormation (
   ids: readonly string[],
-  status: (id: string) => Promise<NodeStatus | undefined>,
+  status: (id: string) => Promise<NodeProgress | undefined>,
   options: { timeoutMs: number, pollMs?: number, signal?: AbortSignal }
 ): Promise<FormationResult> {
   const started = Date.now()

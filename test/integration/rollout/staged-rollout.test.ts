@@ -123,6 +123,14 @@ describe('a staged rollout across real libp2p nodes', () => {
       expect(status?.reason, `${spec.name} says why`).toMatch(/\bB\b|failed here/)
       expect(status?.at.installed).toBeUndefined()
     }
+    // What a scenario runner polls agrees with the full status (the states are final here, so no race).
+    for (const spec of MACHINES) {
+      const node = s.machines.get(spec.name)?.node
+      const status = await node?.status()
+      const progress = await node?.progress()
+      expect(progress?.apps[0]?.releases, `${spec.name}: progress has the status's states`).toEqual(status?.apps[0]?.releases.map(r => ({ version: r.version, state: r.state })))
+      expect(progress?.apps[0]?.releases.length).toBe(1)
+    }
     const records = await persistedRollouts(s)
     const bFailed = [...records.values()].filter(r => r.cluster === 'B' && r.state === 'failed')
     expect(bFailed.length).toBeGreaterThanOrEqual(1)

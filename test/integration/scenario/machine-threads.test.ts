@@ -49,9 +49,15 @@ describe('machine threads', () => {
     expect(a?.peerId).not.toBe(b?.peerId)
     // Plain data, as a machine process sends it over its control socket.
     expect(JSON.parse(JSON.stringify(a))).toEqual(a)
+    // The runner's poll: plain data too, and the part of the status it stands for.
+    const progress = await pool.progress('a')
+    expect(JSON.parse(JSON.stringify(progress))).toEqual(progress)
+    expect(progress?.apps.map(app => app.app)).toEqual(a?.apps.map(app => app.app))
+    expect(progress?.reports.waiting).toBe(0)
 
     await pool.stop('a')
     expect(await pool.status('a')).toBeUndefined()
+    expect(await pool.progress('a')).toBeUndefined()
     expect((await pool.status('b'))?.peerId).toBe(b?.peerId)
   })
 

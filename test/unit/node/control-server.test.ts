@@ -25,6 +25,21 @@ describe('control socket', () => {
     }
   })
 
+  it('serves the progress view where the node gives one, and refuses it where it does not', async () => {
+    const withProgress = await tempDir()
+    const without = await tempDir()
+    const a = await startControlServer(withProgress, { status: async () => ({ full: true }), progress: async () => ({ brief: true }) })
+    const b = await startControlServer(without, { status: async () => ({ full: true }) })
+    try {
+      expect(await callControl(withProgress, 'GET', '/progress')).toEqual({ brief: true })
+      expect(await callControl(withProgress, 'GET', '/status')).toEqual({ full: true })
+      await expect(callControl(without, 'GET', '/progress')).rejects.toThrow(/refused/)
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
   it('answers for a data dir too deep for a Unix socket path, through a short path only this user can reach', async () => {
     const dataDir = join(await tempDir(), 'a-rather-long-folder-name-'.repeat(6), 'data')
     await mkdir(dataDir, { recursive: true })

@@ -1,18 +1,13 @@
 import { describe, expect, it } from 'vitest'
 import { swarmGrewSinceAnnounce } from '../../../src/node/index.ts'
 import { awaitSwarmFormation, formationTimeoutMs, machineFormed } from '../../../src/scenario/swarm-formation.ts'
-import type { NodeStatus } from '../../../src/node/index.ts'
+import type { NodeProgress } from '../../../src/node/index.ts'
 
-function status (connectedPeers: number, announcedPeers?: number): NodeStatus {
+function status (connectedPeers: number, announcedPeers?: number): NodeProgress {
   return {
-    peerId: 'p',
-    addresses: [],
-    seed: false,
     connectedPeers,
     ...(announcedPeers === undefined ? {} : { announced: { at: 1, peers: announcedPeers } }),
-    uploaded: { bytes: 0, chunks: 0, bitfields: 0, byPeer: {} },
-    messages: { accepted: 0, ignored: 0, rejected: 0 },
-    reports: { waiting: 0, delivered: 0, custody: 0 },
+    reports: { waiting: 0 },
     apps: []
   }
 }
@@ -49,7 +44,7 @@ describe('awaitSwarmFormation', () => {
   it('waits until every machine is formed, counting a machine once formed even if it grows again', async () => {
     const polls = new Map<string, number>()
     // a forms at its 2nd poll and then looks unformed again; b forms at its 4th.
-    const script: Record<string, Array<NodeStatus | undefined>> = {
+    const script: Record<string, Array<NodeProgress | undefined>> = {
       a: [undefined, status(4, 4), status(20, 4)],
       b: [status(2), status(2), status(4, 1), status(4, 3)]
     }
