@@ -8,7 +8,7 @@
  *   node bench/fetch.bench.ts --in-process           # every node on the main thread
  *   node bench/fetch.bench.ts --mode origin          # everyone from the seed only (no swarm)
  *   node bench/fetch.bench.ts --downloaders 4 --size-mb 16 --runs 3
- *   node bench/fetch.bench.ts --in-flight 2 --last-resort 2 --streams 2 --have-ms 500
+ *   node bench/fetch.bench.ts --in-flight 2 --last-resort 2 --streams 2 --have-ms 500 --max-peers 4
  *
  * With worker threads each node has its own event loop, as separate
  * machines would, and the two cores are shared by the OS. In-process, all
@@ -32,6 +32,7 @@ interface Knobs {
   maxInFlightLastResort?: number
   streamsPerPeer?: number
   haveRefreshMs?: number
+  maxPeers?: number
 }
 
 interface Outcome {
@@ -189,7 +190,8 @@ async function runThreads (downloaders: number, size: number, chunkSize: number,
     const outcomes = await Promise.all(followers.map(async (node) => {
       const outcome = await node.call<Outcome>({
         op: 'download',
-        peers: swarm ? nodes.filter((other) => other !== node).map((other) => other.id) : [],
+        // Shuffled per follower, so that a --max-peers cap picks different peers for each.
+        peers: swarm ? shuffled(nodes.filter((other) => other !== node).map((other) => other.id)) : [],
         lastResort: [seed.id],
         knobs
       })
@@ -232,6 +234,18 @@ async function runInProcess (downloaders: number, size: number, chunkSize: numbe
   }
 }
 
+/** A copy of `items` in random order (Fisher–Yates). */
+function shuffled<T> (items: T[]): T[] {
+  const copy = [...items]
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    const swap = copy[i] as T
+    copy[i] = copy[j] as T
+    copy[j] = swap
+  }
+  return copy
+}
+
 /** The circle method: rounds of disjoint pairs covering every pair once. */
 function roundRobin (count: number): Array<Array<[number, number]>> {
   const slots = count % 2 === 0 ? count : count + 1
@@ -262,7 +276,8 @@ async function main (): Promise<void> {
       'in-flight': { type: 'string' },
       'last-resort': { type: 'string' },
       streams: { type: 'string' },
-      'have-ms': { type: 'string' }
+      'have-ms': { type: 'string' },
+      'max-peers': { type: 'string' }
     }
   })
   const downloaders = Number(values.downloaders)
@@ -274,7 +289,8 @@ async function main (): Promise<void> {
     maxInFlightPerPeer: optional(values['in-flight']),
     maxInFlightLastResort: optional(values['last-resort']),
     streamsPerPeer: optional(values.streams),
-    haveRefreshMs: optional(values['have-ms'])
+    haveRefreshMs: optional(values['have-ms']),
+    maxPeers: optional(values['max-peers'])
   }
   for (const key of Object.keys(knobs) as Array<keyof Knobs>) if (knobs[key] === undefined) delete knobs[key]
   const where = values['in-process'] ? 'one thread' : 'one worker thread per node'
