@@ -13,6 +13,7 @@ import { readSignedRelease } from '../release/index.ts'
 import { buildProblemReport, createRedactor, reportPublicKeyFromText } from '../report/index.ts'
 import { openStore } from '../store/index.ts'
 import { SIGNATURE_DOMAINS, openEnvelope, publicKeyFromText, sealEnvelope, trustedVendorKeys } from '../trust/index.ts'
+import { probeSandbox } from '../testing/index.ts'
 import { AppGossip } from './gossip.ts'
 import { AppRollout } from './app-rollout.ts'
 import type { TestFailure } from './app-rollout.ts'
@@ -333,6 +334,12 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
         clearTimeout(partialProvide)
       }
     }
+
+    // Whether bubblewrap works is found out once per process, by running it:
+    // now, rather than inside the first test. Under load that took 0.5–9 s
+    // (bench/overlay.bench.ts, 20 machines installing at once), which every
+    // follower's health check, right after its install, used to wait for.
+    if (Object.values(config.apps).some(app => app.sandbox !== 'off')) void probeSandbox()
 
     for (const [app, appConfig] of Object.entries(config.apps)) {
       const clusterId = clusterOf.get(app) ?? ''
