@@ -20,6 +20,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { multiaddr } from '@multiformats/multiaddr'
 import { artifactRoot, verifyArtifactChunks } from '../src/content/index.ts'
 import type { ArtifactLayout } from '../src/content/index.ts'
+import { shuffle } from '../src/fetch/chunk-scheduler.ts'
 import type { DownloadInit, DownloadResult } from '../src/fetch/index.ts'
 import { FetchHarness, makeArtifact } from '../test/integration/fetch/harness.ts'
 import type { FetchNode, TestArtifact } from '../test/integration/fetch/harness.ts'
@@ -234,15 +235,10 @@ async function runInProcess (downloaders: number, size: number, chunkSize: numbe
   }
 }
 
-/** A copy of `items` in random order (Fisher–Yates). */
+/** A copy of `items` in random order. */
 function shuffled<T> (items: T[]): T[] {
   const copy = [...items]
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    const swap = copy[i] as T
-    copy[i] = copy[j] as T
-    copy[j] = swap
-  }
+  shuffle(copy, Math.random)
   return copy
 }
 

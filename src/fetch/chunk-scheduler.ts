@@ -718,7 +718,7 @@ function gained (before: Uint8Array | undefined, after: Uint8Array): boolean {
 }
 
 /** Fisher–Yates, in place. */
-function shuffle<T> (items: { length: number, [i: number]: T }, random: () => number): void {
+export function shuffle<T> (items: { length: number, [i: number]: T }, random: () => number): void {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1))
     const a = items[i] as T
