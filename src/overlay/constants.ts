@@ -34,6 +34,37 @@ export const DEFAULT_MAX_PARALLEL_DIALS = 16
 export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 64
 
 /**
+ * Lookup width of the DHT: Kademlia's α = 3 requests in flight on each of
+ * S/Kademlia's d = 3 disjoint paths. js-libp2p's defaults (α = 10, d = α)
+ * are sized for the public IPFS network, where most contacts are dead:
+ * 100 requests in flight per lookup, and every peer named in an answer is
+ * dialled and pinged before it may enter the routing table. In a Mirage
+ * swarm the contacts are live machines, and that width made every lookup
+ * touch most of a 200-machine swarm: of 13,125 dials in 150 s (100
+ * machines on one thread), 9,337 were routing-table pings and 3,108 lookup
+ * requests, and 10,049 of them timed out in the handshake on the loaded
+ * machine, to be redone by the next lookup (counted, scenario
+ * `quickstart` at 200 machines, the swarm never formed).
+ */
+export const DHT_ALPHA = 3
+export const DHT_DISJOINT_PATHS = 3
+
+/**
+ * The DHT's routing table holds at most K × 2^prefixLength contacts, and
+ * js-libp2p verifies each with a ping over a connection before adding it.
+ * Its default depth (6: 1,280 contacts) makes a node want every machine of
+ * a swarm of a few hundred; with a connection cap below that, each verified
+ * contact's connection is pruned or refused at the other end, and the next
+ * lookup that names the contact dials it again. At 200 machines in one
+ * process (cap 49) that loop never ended: 34,767 of 50,578 dials in 18
+ * minutes were routing-table pings, most aborted mid-handshake. So the
+ * table is sized to fit in this share of the connection cap, leaving the
+ * rest for gossip meshes, chunk transfers and lookups.
+ */
+export const DHT_K_BUCKET_SIZE = 20
+export const DHT_ROUTING_TABLE_CONNECTION_SHARE = 0.5
+
+/**
  * Dead peers are found by the kernel's TCP keepalive, not by libp2p's
  * connection monitor: after this long without traffic the kernel probes
  * the connection (libuv then sets 1 s between probes and 10 probes), so a
@@ -43,7 +74,10 @@ export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 64
  * a local swarm started together, so the pings came in bursts: 3,000
  * streams within 15 s every minute at 50 machines in one process, as many
  * as the DHT's busiest moment (counted, paper-staging), and a full mesh of
- * n machines pings n² times a minute. A live but slow peer is never cut:
+ * n machines pings n² times a minute. Yamux's own keepalive (a ping frame
+ * each way on every connection every 30 s) is off for the same reason:
+ * 1.3 s of the socket writes of 200 idle machines over 110 s (profiled). A
+ * live but slow peer is never cut:
  * on a loaded 2-core machine pings over busy connections took longer than
  * the monitor's timeout and live transfers were cut (bench/fetch.bench.ts).
  */

@@ -8,7 +8,7 @@ import { tcp } from '@libp2p/tcp'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createLibp2p } from 'libp2p'
 import {
-  DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_MAX_PARALLEL_DIALS, DEFAULT_UPGRADE_TIMEOUT_MS, DHT_PROTOCOL, GOSSIP_COLOCATION_WHITELIST,
+  DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_MAX_PARALLEL_DIALS, DHT_ALPHA, DHT_DISJOINT_PATHS, DHT_K_BUCKET_SIZE, DHT_ROUTING_TABLE_CONNECTION_SHARE, DEFAULT_UPGRADE_TIMEOUT_MS, DHT_PROTOCOL, GOSSIP_COLOCATION_WHITELIST,
   INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, MAX_GOSSIP_MESSAGE_BYTES, TCP_KEEPALIVE_INITIAL_DELAY_MS
 } from './constants.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
@@ -38,6 +38,24 @@ export interface OverlayLibp2pInit {
   maxConnections?: number
 }
 
+/** libp2p's own connection cap, used when the config sets none. */
+const LIBP2P_DEFAULT_MAX_CONNECTIONS = 300
+
+/**
+ * The depth of the DHT's routing-table trie for a node keeping at most
+ * `maxConnections` connections: the deepest (at most 6, kad-dht's default)
+ * whose K × 2^depth contacts fit in DHT_ROUTING_TABLE_CONNECTION_SHARE of
+ * the cap, and 0 (one bucket of K) when even that does not fit.
+ */
+export function dhtPrefixLength (maxConnections: number): number {
+  if (!(maxConnections > 0)) throw new RangeError(`maxConnections must be positive, got ${maxConnections}`)
+  const buckets = DHT_ROUTING_TABLE_CONNECTION_SHARE * maxConnections / DHT_K_BUCKET_SIZE
+  return buckets < 2 ? 0 : Math.min(DHT_MAX_PREFIX_LENGTH, Math.floor(Math.log2(buckets)))
+}
+
+/** kad-dht's default depth; deeper tries only matter for swarms far larger than any connection cap. */
+const DHT_MAX_PREFIX_LENGTH = 6
+
 /**
  * The libp2p node every Mirage machine runs: TCP, Noise, Yamux, identify,
  * ping, Kademlia (server mode, Mirage protocol) and gossipsub.
@@ -51,7 +69,8 @@ export async function createOverlayLibp2p (init: OverlayLibp2pInit): Promise<Ove
       listenOpts: { keepAlive: true, keepAliveInitialDelay: TCP_KEEPALIVE_INITIAL_DELAY_MS }
     })],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    // Liveness is TCP keepalive's job (TCP_KEEPALIVE_INITIAL_DELAY_MS), as for the connection monitor below.
+    streamMuxers: [yamux({ enableKeepAlive: false })],
     connectionManager: {
       dialTimeout: init.dialTimeoutMs ?? DEFAULT_DIAL_TIMEOUT_MS,
       inboundUpgradeTimeout: init.upgradeTimeoutMs ?? DEFAULT_UPGRADE_TIMEOUT_MS,
@@ -68,6 +87,10 @@ export async function createOverlayLibp2p (init: OverlayLibp2pInit): Promise<Ove
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         clientMode: false,
+        alpha: DHT_ALPHA,
+        disjointPaths: DHT_DISJOINT_PATHS,
+        kBucketSize: DHT_K_BUCKET_SIZE,
+        prefixLength: dhtPrefixLength(init.maxConnections ?? LIBP2P_DEFAULT_MAX_CONNECTIONS),
         // The default mapper drops private and loopback addresses, which
         // silently breaks every local swarm (DESIGN.md, measured).
         peerInfoMapper: passthroughMapper
