@@ -41,6 +41,9 @@ export interface OverlayLibp2pInit {
 /** libp2p's own connection cap, used when the config sets none. */
 const LIBP2P_DEFAULT_MAX_CONNECTIONS = 300
 
+/** kad-dht's default depth; deeper tries only matter for swarms far larger than any connection cap. */
+const DHT_MAX_PREFIX_LENGTH = 6
+
 /**
  * The depth of the DHT's routing-table trie for a node keeping at most
  * `maxConnections` connections: the deepest (at most 6, kad-dht's default)
@@ -52,9 +55,6 @@ export function dhtPrefixLength (maxConnections: number): number {
   const buckets = DHT_ROUTING_TABLE_CONNECTION_SHARE * maxConnections / DHT_K_BUCKET_SIZE
   return buckets < 2 ? 0 : Math.min(DHT_MAX_PREFIX_LENGTH, Math.floor(Math.log2(buckets)))
 }
-
-/** kad-dht's default depth; deeper tries only matter for swarms far larger than any connection cap. */
-const DHT_MAX_PREFIX_LENGTH = 6
 
 /**
  * The libp2p node every Mirage machine runs: TCP, Noise, Yamux, identify,
