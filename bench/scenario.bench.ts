@@ -19,9 +19,13 @@
  */
 import { rm } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { loadScenario, resolveScenario, scaleScenario } from '../src/scenario/index.ts'
-import { defaultMachineThreads } from '../src/scenario/machine-threads.ts'
-import { runScenario } from '../src/scenario/run-scenario.ts'
+import { SWARM_THREAD_POOL_SIZE } from '../src/scenario/constants.ts'
+
+// As `mirage scenario run` does (bin/mirage.ts): size libuv's pool before the first I/O.
+process.env.UV_THREADPOOL_SIZE ??= String(SWARM_THREAD_POOL_SIZE)
+const { loadScenario, resolveScenario, scaleScenario } = await import('../src/scenario/index.ts')
+const { defaultMachineThreads } = await import('../src/scenario/machine-threads.ts')
+const { runScenario } = await import('../src/scenario/run-scenario.ts')
 
 const TARGET_MACHINES = 200
 
