@@ -11,16 +11,37 @@ import path from 'node:path'
 
 interface TreeEntry { rel: string, abs: string, stats: Stats }
 
+/** fsyncs in flight at once while a tree is synced: a few descriptors, and enough to keep the disk's queue busy. */
+export const TREE_SYNC_CONCURRENCY = 16
+
 /** Every entry below `root` (not root itself), in a stable order; symlinks are not followed. */
 async function * walk (root: string, rel = ''): AsyncGenerator<TreeEntry> {
   const names = (await readdir(path.join(root, rel))).sort()
-  for (const name of names) {
+  // A folder's entries are looked at together: on a busy event loop every
+  // await waits its turn, and one at a time made a tree's walk that many turns.
+  const entries = await Promise.all(names.map(async (name) => {
     const childRel = rel === '' ? name : `${rel}/${name}`
     const abs = path.join(root, childRel)
-    const stats = await lstat(abs)
-    yield { rel: childRel, abs, stats }
-    if (stats.isDirectory()) yield * walk(root, childRel)
+    return { rel: childRel, abs, stats: await lstat(abs) }
+  }))
+  for (const entry of entries) {
+    yield entry
+    if (entry.stats.isDirectory()) yield * walk(root, entry.rel)
   }
+}
+
+/** Runs `task` on every item, at most `limit` at a time; rejects with the first failure once the running tasks end. */
+export async function forEachBounded<T> (items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T
+      await task(item)
+    }
+  }
+  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker))
+  const failed = results.find(result => result.status === 'rejected')
+  if (failed !== undefined) throw failed.reason
 }
 
 /**
@@ -56,9 +77,14 @@ export async function treeDigest (root: string): Promise<string> {
  * leave `current` naming a tree whose files were never written to disk.
  */
 export async function syncTree (root: string): Promise<void> {
+  const targets: string[] = []
   for await (const { abs, stats } of walk(root)) {
-    if (stats.isFile() || stats.isDirectory()) await fsyncPath(abs)
+    if (stats.isFile() || stats.isDirectory()) targets.push(abs)
   }
+  // Several at once (each is open, fsync, close): one after another, a
+  // representative's install took 27 s of fsyncs at 200 machines in one
+  // process, where each await waited about a second for its turn.
+  await forEachBounded(targets, TREE_SYNC_CONCURRENCY, fsyncPath)
   await fsyncPath(root)
 }
 

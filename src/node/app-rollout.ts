@@ -525,13 +525,26 @@ export class AppRollout {
     }
     await this.#setState(release, 'testing', `testing as a representative (${reason})`, 'representative')
     const staged = await this.#stage(release)
+    // The test may write into its copy, so what gets installed is a second,
+    // fresh one, unpacked while the test runs: the pass is announced only
+    // after the install, and must come before the silence deadline.
+    const installCopy = this.#stageCopy(release)
+    // Settled here whatever happens next; awaited only if the copy is installed.
+    installCopy.catch(() => {})
     const startedAt = Date.now()
-    const suite = await this.#runTests(release, staged)
+    let suite: TestSuiteResult
+    try {
+      suite = await this.#runTests(release, staged)
+    } catch (err) {
+      this.#discardCopy(installCopy)
+      throw err
+    } finally {
+      this.#discardStaged()
+    }
     const result = outcomeOf(suite)
     log('%s %s test %s (exit %s, %d ms)', this.#init.app, release.manifest.version, suite.pass ? 'passed' : `FAILED (${suite.failedTest ?? ''})`, result.exitCode, result.durationMs)
-    // The test may have written into its copy: what gets installed is a fresh one.
-    this.#discardStaged()
     if (!suite.pass) {
+      this.#discardCopy(installCopy)
       await this.#setState(release, 'failed', `the release's test failed here: ${describeSuite(suite)}`, 'representative')
       await this.#report({ release, clusterId: this.#clusterId, role: 'representative', phase: 'test', suite, startedAt, endedAt: Date.now() })
       // Our own outcome reaches the engine through intake, and blocks us there.
@@ -543,8 +556,11 @@ export class AppRollout {
     // that came in during the test still stops the install.
     if (this.#decisionWithOwnPass(release) === 'install') {
       await this.#setState(release, 'installing', 'our own test passed', 'representative', { unannouncedPass: pass })
+      this.#staged = await installCopy
       // The suite just passed on this very tree: no health check to repeat.
       await this.#switchTo(release, 'representative', { healthCheck: false })
+    } else {
+      this.#discardCopy(installCopy)
     }
     await this.#announcePass(release, pass)
   }
@@ -683,9 +699,20 @@ export class AppRollout {
   async #stage (release: VerifiedRelease): Promise<string> {
     if (this.#staged?.releaseId === release.id) return this.#staged.path
     this.#discardStaged()
+    this.#staged = await this.#stageCopy(release)
+    return this.#staged.path
+  }
+
+  /** A further staged copy of the release, not `#staged` until the caller makes it so (a copy left behind by a crash goes when the installer next opens). */
+  async #stageCopy (release: VerifiedRelease): Promise<{ releaseId: string, path: string }> {
     const path = await this.#init.installer.stage(readArtifact(this.#init.chunks, release.manifest.artifact))
-    this.#staged = { releaseId: release.id, path }
-    return path
+    return { releaseId: release.id, path }
+  }
+
+  /** Removes a copy from #stageCopy once it is staged, if it ever is. */
+  #discardCopy (copy: Promise<{ path: string }>): void {
+    copy.then(async ({ path }) => { await this.#init.installer.discard(path) }, () => { /* never staged: nothing to remove */ })
+      .catch((err: unknown) => { log('discarding a staged copy failed: %e', err) })
   }
 
   #discardStaged (): void {
