@@ -3,6 +3,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { gossipsub } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { createLibp2p } from 'libp2p'
@@ -10,7 +11,6 @@ import {
   DEFAULT_DIAL_TIMEOUT_MS, DEFAULT_MAX_PARALLEL_DIALS, DHT_ALPHA, DHT_DISJOINT_PATHS, DHT_K_BUCKET_SIZE, DHT_ROUTING_TABLE_CONNECTION_SHARE, DEFAULT_UPGRADE_TIMEOUT_MS, DHT_PROTOCOL, GOSSIP_COLOCATION_WHITELIST,
   INBOUND_CONNECTIONS_PER_HOST_PER_SECOND, MAX_GOSSIP_MESSAGE_BYTES, TCP_KEEPALIVE_INITIAL_DELAY_MS
 } from './constants.ts'
-import { connectedPeersPing } from './connected-ping.ts'
 import type { GossipSub } from '@libp2p/gossipsub'
 import type { Identify } from '@libp2p/identify'
 import type { Ed25519PrivateKey, Libp2p } from '@libp2p/interface'
@@ -83,8 +83,7 @@ export async function createOverlayLibp2p (init: OverlayLibp2pInit): Promise<Ove
     connectionMonitor: { enabled: false },
     services: {
       identify: identify(),
-      // The DHT's contact checks ride open connections only (connected-ping.ts).
-      ping: connectedPeersPing(),
+      ping: ping(),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         clientMode: false,
