@@ -19,10 +19,10 @@
  */
 import { rm } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
-import { SWARM_THREAD_POOL_SIZE } from '../src/scenario/constants.ts'
+import { sizeThreadPoolForSwarm } from '../src/scenario/thread-pool.ts'
 
 // As `mirage scenario run` does (bin/mirage.ts): size libuv's pool before the first I/O.
-process.env.UV_THREADPOOL_SIZE ??= String(SWARM_THREAD_POOL_SIZE)
+await sizeThreadPoolForSwarm()
 const { loadScenario, resolveScenario, scaleScenario } = await import('../src/scenario/index.ts')
 const { defaultMachineThreads } = await import('../src/scenario/machine-threads.ts')
 const { runScenario } = await import('../src/scenario/run-scenario.ts')

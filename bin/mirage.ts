@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // The `mirage` command. Node 24 runs this TypeScript directly (type stripping).
-import { SWARM_THREAD_POOL_SIZE } from '../src/scenario/constants.ts'
+import { sizeThreadPoolForSwarm } from '../src/scenario/thread-pool.ts'
 
 // Commands that host a whole swarm in this process size libuv's pool before
 // the first I/O fixes it: hence main is imported only after this line.
 const SWARM_COMMANDS = new Set(['quickstart', 'scenario'])
-if (SWARM_COMMANDS.has(process.argv[2] ?? '')) process.env.UV_THREADPOOL_SIZE ??= String(SWARM_THREAD_POOL_SIZE)
+if (SWARM_COMMANDS.has(process.argv[2] ?? '')) await sizeThreadPoolForSwarm()
 const { main } = await import('../src/cli/main.ts')
 
 const controller = new AbortController()

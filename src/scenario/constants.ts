@@ -73,7 +73,6 @@ export const PAYLOAD_PATH = 'share/payload.bin'
  * LevelDB and file I/O go through this one pool, shared by all worker
  * threads. Node's default of 4 queues an installing representative's fsyncs
  * behind 200 nodes' store reads (its install took 90 s instead of 40 s at 200
- * machines). The pool is sized once, when first used, so entry points set it
- * before importing anything that does I/O.
+ * machines). Set by sizeThreadPoolForSwarm (thread-pool.ts).
  */
 export const SWARM_THREAD_POOL_SIZE = 64
