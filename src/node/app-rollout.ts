@@ -123,8 +123,12 @@ export interface TestFailure {
   installedAt?: number
 }
 
-/** What a signed outcome says about a test run. */
-export type OutcomeFacts = Pick<TestResult, 'pass' | 'exitCode' | 'durationMs' | 'logDigest'>
+/**
+ * What a signed outcome says about a test run. `at` is when the test ended
+ * (now, when absent): the outcome is signed with it, so a representative's
+ * pass, announced only after its install, is dated by its test.
+ */
+export type OutcomeFacts = Pick<TestResult, 'pass' | 'exitCode' | 'durationMs' | 'logDigest'> & { at?: number }
 
 interface Entry { release: VerifiedRelease, state: RolloutState }
 
@@ -422,7 +426,7 @@ export class AppRollout {
     const record = await this.#record(release.id)
     if (record?.unannouncedPass !== undefined) {
       // We stopped between a passing test and announcing it: finish the install, then tell.
-      if (record.state === 'installing' && this.#decisionWithOwnPass(release) === 'install') await this.#switchTo(release, 'representative', { healthCheck: false })
+      if (record.state === 'installing' && this.#decisionWithOwnPass(release, record.unannouncedPass.at ?? Date.now()) === 'install') await this.#switchTo(release, 'representative', { healthCheck: false })
       await this.#announcePass(release, record.unannouncedPass)
       return this.#drive()
     }
@@ -541,20 +545,25 @@ export class AppRollout {
     } finally {
       this.#discardStaged()
     }
+    const endedAt = Date.now()
     const result = outcomeOf(suite)
     log('%s %s test %s (exit %s, %d ms)', this.#init.app, release.manifest.version, suite.pass ? 'passed' : `FAILED (${suite.failedTest ?? ''})`, result.exitCode, result.durationMs)
     if (!suite.pass) {
       this.#discardCopy(installCopy)
       await this.#setState(release, 'failed', `the release's test failed here: ${describeSuite(suite)}`, 'representative')
-      await this.#report({ release, clusterId: this.#clusterId, role: 'representative', phase: 'test', suite, startedAt, endedAt: Date.now() })
+      await this.#report({ release, clusterId: this.#clusterId, role: 'representative', phase: 'test', suite, startedAt, endedAt })
       // Our own outcome reaches the engine through intake, and blocks us there.
-      return await this.#init.announceOutcome(release, result)
+      return await this.#init.announceOutcome(release, { ...result, at: endedAt })
     }
-    const pass = { exitCode: 0 as const, durationMs: Math.round(result.durationMs), logDigest: result.logDigest }
+    const pass = { exitCode: 0 as const, durationMs: Math.round(result.durationMs), logDigest: result.logDigest, at: endedAt }
     // A representative installs before it announces its pass: followers wait
-    // for that pass, so none of them runs the version before it does. A halt
-    // that came in during the test still stops the install.
-    if (this.#decisionWithOwnPass(release) === 'install') {
+    // for that pass, so none of them runs the version before it does. The
+    // pass is dated when the test ended, so the silence deadline (test
+    // timeout + grace) bounds the test, not the install: on a loaded machine
+    // an install took 100 s (1 MiB, 200 machines on 2 cores), and the
+    // cluster failed by silence although its test had passed in time. A
+    // halt that came in during the test still stops the install.
+    if (this.#decisionWithOwnPass(release, endedAt) === 'install') {
       await this.#setState(release, 'installing', 'our own test passed', 'representative', { unannouncedPass: pass })
       this.#staged = await installCopy
       // The suite just passed on this very tree: no health check to repeat.
@@ -595,10 +604,11 @@ export class AppRollout {
     const live = join(this.#init.installer.dir, VERSIONS_DIR, name)
     const check = healthCheck ? await this.#runTests(release, live) : undefined
     if (check !== undefined && !check.pass) {
+      const checkedAt = Date.now()
       const back = await this.#goBack(previous)
       await this.#setState(release, 'rolled-back', `the health check failed after installing ${release.manifest.version}: ${describeSuite(check)}; ${back}`, role)
-      await this.#report({ release, clusterId: this.#clusterId, role, phase: 'health-check', suite: check, startedAt: installedAt, endedAt: Date.now(), installedAt })
-      await this.#init.announceOutcome(release, outcomeOf(check))
+      await this.#report({ release, clusterId: this.#clusterId, role, phase: 'health-check', suite: check, startedAt: installedAt, endedAt: checkedAt, installedAt })
+      await this.#init.announceOutcome(release, { ...outcomeOf(check), at: checkedAt })
       return
     }
 
@@ -665,11 +675,11 @@ export class AppRollout {
   }
 
   /** What the engine will say once our own passing outcome is in (before we announce it). */
-  #decisionWithOwnPass (release: VerifiedRelease): string | undefined {
+  #decisionWithOwnPass (release: VerifiedRelease, passAt: number): string | undefined {
     const entry = this.#entries.get(release.id)
     if (entry === undefined) return undefined
     const now = Date.now()
-    const withPass = applyEvent(entry.state, { type: 'outcome', at: now, clusterId: this.#clusterId, peerId: this.#init.peerId, pass: true })
+    const withPass = applyEvent(entry.state, { type: 'outcome', at: Math.min(passAt, now), clusterId: this.#clusterId, peerId: this.#init.peerId, pass: true })
     return evaluate(withPass, now).self.action
   }
 

@@ -374,7 +374,7 @@ export async function startMirageNode (init: MirageNodeInit): Promise<MirageNode
           exitCode: result.exitCode,
           durationMs: Math.round(result.durationMs),
           logDigest: Buffer.from(result.logDigest, 'hex'),
-          at: Date.now()
+          at: result.at ?? Date.now()
         })),
         download,
         onClusterMoved: async cluster => membership.moveTo(app, cluster),

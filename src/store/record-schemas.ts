@@ -180,12 +180,15 @@ export const rolloutRecordSchema = z.strictObject({
   /**
    * A representative's passing test, kept from just before it installs
    * until its outcome is announced: a crash in between must not leave the
-   * cluster waiting for an outcome that was never sent.
+   * cluster waiting for an outcome that was never sent. `at` is when the
+   * test ended, the time the pass is signed with (records written before
+   * it existed lack it, and are signed with the time they are announced).
    */
   unannouncedPass: z.strictObject({
     exitCode: z.literal(0),
     durationMs: nonNegativeInt,
-    logDigest: z.string().regex(/^[0-9a-f]{64}$/)
+    logDigest: z.string().regex(/^[0-9a-f]{64}$/),
+    at: nonNegativeInt.optional()
   }).optional()
 })
 export type RolloutRecord = z.infer<typeof rolloutRecordSchema>

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { decodeTestOutcome, membershipKeyCid } from '../../../src/overlay/index.ts'
+import { decodeTestOutcome, decodeTestStart, membershipKeyCid } from '../../../src/overlay/index.ts'
 import { openStore, outcomeKey, rolloutKey } from '../../../src/store/index.ts'
 import { SIGNATURE_DOMAINS, openEnvelope } from '../../../src/trust/index.ts'
 import { waitFor } from '../../helpers/wait-for.ts'
@@ -151,5 +151,44 @@ describe('silence, replacement and catch-up', () => {
     } finally {
       await after.close()
     }
+  })
+
+  it('a representative whose install outlasts the silence deadline still passes its cluster: its pass is dated when its test ended', async () => {
+    swarm = await Swarm.create(1024 * 1024)
+    const s = swarm
+    const testTimeoutMs = 2_000
+    const release = await s.seedRelease({ clusters: [{ name: 'A', k: 1, q: 1 }], default: { k: 1, q: 1 }, startTimeoutMs: 30_000, reportGraceMs: 1_000 }, { testTimeoutMs })
+    await s.start({ name: 'a1', cluster: 'A', role: 'representative' })
+    await waitFor('a1 installed', async () => allIn(s, ['a1'], ['installed']), { timeoutMs: 120_000, describe: async () => s.describe() })
+    await s.stop('a1')
+
+    // Put a1 back to the moment its test passed, one second after it
+    // started, and let its install run past the deadline: the pass it owes
+    // goes out only now, long after start + test timeout + grace.
+    const a1 = s.machines.get('a1')
+    const store = await openStore({ dir: join(a1?.config.dataDir ?? '', 'store') })
+    let startedAt = 0
+    try {
+      for await (const [, value] of store.testStarts.entries({ prefix: `${release.id}/` })) {
+        startedAt = decodeTestStart((await openEnvelope(value.envelope, SIGNATURE_DOMAINS.testStart)).payload).at
+      }
+      expect(startedAt).toBeGreaterThan(0)
+      const key = rolloutKey({ app: APP, releaseId: release.id })
+      const record = await store.rollouts.get(key)
+      if (record === undefined) throw new Error('a1 has no rollout record')
+      await store.rollouts.put(key, { ...record, state: 'installing', unannouncedPass: { exitCode: 0, durationMs: 1_000, logDigest: 'cd'.repeat(32), at: startedAt + 1_000 } })
+      for await (const [outcome] of store.outcomes.entries({ prefix: `${release.id}/` })) await store.outcomes.delete(outcome)
+    } finally {
+      await store.close()
+    }
+    const deadline = startedAt + testTimeoutMs + 1_000
+    await waitFor('the silence deadline passed', async () => Date.now() > deadline, { timeoutMs: 10_000 })
+
+    await s.start({ name: 'a2', cluster: 'A' })
+    await s.start({ name: 'a1', cluster: 'A', role: 'representative' })
+    await waitFor('a2 installed after a1 announced its pass', async () => allIn(s, ['a2'], ['installed']), { timeoutMs: 120_000, describe: async () => s.describe() })
+    const view = (await s.releaseStatus('a2'))?.clusters.find(c => c.clusterId === 'A')
+    expect(view).toMatchObject({ state: 'passed', passes: 1 })
+    expect((await s.releaseStatus('a1'))?.state).toBe('installed')
   })
 })
