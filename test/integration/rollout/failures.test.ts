@@ -161,34 +161,52 @@ describe('silence, replacement and catch-up', () => {
     await s.start({ name: 'a1', cluster: 'A', role: 'representative' })
     await waitFor('a1 installed', async () => allIn(s, ['a1'], ['installed']), { timeoutMs: 120_000, describe: async () => s.describe() })
     await s.stop('a1')
+    await s.stopSeed()
 
     // Put a1 back to the moment its test passed, one second after it
     // started, and let its install run past the deadline: the pass it owes
-    // goes out only now, long after start + test timeout + grace.
-    const a1 = s.machines.get('a1')
-    const store = await openStore({ dir: join(a1?.config.dataDir ?? '', 'store') })
+    // goes out only now, long after start + test timeout + grace. Nobody
+    // keeps the pass it sent the first time.
+    const a1Dir = join(s.machines.get('a1')?.config.dataDir ?? '', 'store')
     let startedAt = 0
-    try {
-      for await (const [, value] of store.testStarts.entries({ prefix: `${release.id}/` })) {
-        startedAt = decodeTestStart((await openEnvelope(value.envelope, SIGNATURE_DOMAINS.testStart)).payload).at
+    for (const dir of [a1Dir, join(s.work, 'seed', 'data', 'store')]) {
+      const store = await openStore({ dir })
+      try {
+        for await (const [, value] of store.testStarts.entries({ prefix: `${release.id}/` })) {
+          startedAt = decodeTestStart((await openEnvelope(value.envelope, SIGNATURE_DOMAINS.testStart)).payload).at
+        }
+        for await (const [outcome] of store.outcomes.entries({ prefix: `${release.id}/` })) await store.outcomes.delete(outcome)
+        if (dir !== a1Dir) continue
+        const key = rolloutKey({ app: APP, releaseId: release.id })
+        const record = await store.rollouts.get(key)
+        if (record === undefined) throw new Error('a1 has no rollout record')
+        await store.rollouts.put(key, { ...record, state: 'installing', unannouncedPass: { exitCode: 0, durationMs: 1_000, logDigest: 'cd'.repeat(32), at: startedAt + 1_000 } })
+      } finally {
+        await store.close()
       }
-      expect(startedAt).toBeGreaterThan(0)
-      const key = rolloutKey({ app: APP, releaseId: release.id })
-      const record = await store.rollouts.get(key)
-      if (record === undefined) throw new Error('a1 has no rollout record')
-      await store.rollouts.put(key, { ...record, state: 'installing', unannouncedPass: { exitCode: 0, durationMs: 1_000, logDigest: 'cd'.repeat(32), at: startedAt + 1_000 } })
-      for await (const [outcome] of store.outcomes.entries({ prefix: `${release.id}/` })) await store.outcomes.delete(outcome)
-    } finally {
-      await store.close()
     }
+    expect(startedAt).toBeGreaterThan(0)
     const deadline = startedAt + testTimeoutMs + 1_000
     await waitFor('the silence deadline passed', async () => Date.now() > deadline, { timeoutMs: 10_000 })
 
+    await s.startSeed()
     await s.start({ name: 'a2', cluster: 'A' })
     await s.start({ name: 'a1', cluster: 'A', role: 'representative' })
     await waitFor('a2 installed after a1 announced its pass', async () => allIn(s, ['a2'], ['installed']), { timeoutMs: 120_000, describe: async () => s.describe() })
-    const view = (await s.releaseStatus('a2'))?.clusters.find(c => c.clusterId === 'A')
-    expect(view).toMatchObject({ state: 'passed', passes: 1 })
+    expect((await s.releaseStatus('a2'))?.clusters.find(c => c.clusterId === 'A')).toMatchObject({ state: 'passed', passes: 1 })
     expect((await s.releaseStatus('a1'))?.state).toBe('installed')
+    await s.stop('a2')
+
+    // What a2 counted is the pass a1 owed, signed with its test's time.
+    const a2Store = await openStore({ dir: join(s.machines.get('a2')?.config.dataDir ?? '', 'store') })
+    try {
+      const passes = []
+      for await (const [, value] of a2Store.outcomes.entries({ prefix: `${release.id}/` })) {
+        passes.push(decodeTestOutcome((await openEnvelope(value.envelope, SIGNATURE_DOMAINS.outcome)).payload))
+      }
+      expect(passes).toMatchObject([{ pass: true, durationMs: 1_000, at: startedAt + 1_000 }])
+    } finally {
+      await a2Store.close()
+    }
   })
 })
