@@ -33,8 +33,8 @@ const { values } = parseArgs({
   options: {
     machines: { type: 'string', default: '10,25,50,100,200' },
     // 300 s was too short: at 200 machines on 2 cores every step waits
-    // seconds for its event loop, and the run settled 783 s after start-up
-    // began (about 550 s of rollout after forming).
+    // seconds for its event loop, and one run came to rest (not everyone
+    // working) 783 s after start-up began, about 550 s into its rollout.
     'limit-s': { type: 'string', default: '900' }
   }
 })

@@ -679,7 +679,7 @@ export class AppRollout {
     const entry = this.#entries.get(release.id)
     if (entry === undefined) return undefined
     const now = Date.now()
-    const withPass = applyEvent(entry.state, { type: 'outcome', at: Math.min(passAt, now), clusterId: this.#clusterId, peerId: this.#init.peerId, pass: true })
+    const withPass = applyEvent(entry.state, { type: 'outcome', at: eventTime(passAt, now), clusterId: this.#clusterId, peerId: this.#init.peerId, pass: true })
     return evaluate(withPass, now).self.action
   }
 
